@@ -1,0 +1,209 @@
+"""Land normalised events as whole, immutable Parquet segments; rejected records to quarantine.
+
+A :class:`EventLander` takes chunks of text lines (from files, from quarantine retries, and later
+from the HTTP log), normalises them with :mod:`clientela.ingest.segment`, drops records whose
+``messageId`` is already landed, and writes one events segment and one quarantine segment per
+chunk, each by write-then-rename. A crash therefore leaves whole segments only; running the same
+ingest again lands what is missing and nothing twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from clientela import schema
+from clientela.engine import scratch_duckdb
+from clientela.ingest.segment import (
+    BLANK,
+    ENVELOPE,
+    Limits,
+    envelope_items_sql,
+    normalise_statements,
+)
+from clientela.workspace import Workspace, new_segment_name
+
+# Columns of an events segment, in order (schema.EVENTS with the ingest id last).
+_EVENT_COLUMNS = ", ".join(f'"{c}"' for c in schema.EVENTS)
+
+
+@dataclass
+class LandingReport:
+    """What one landing run did."""
+
+    lines: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    blank: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    segments: list[Path] = field(default_factory=list)
+    landed_ids: list[str] = field(default_factory=list)
+
+    def add(self, other: LandingReport) -> None:
+        """Fold another report into this one."""
+        self.lines += other.lines
+        self.accepted += other.accepted
+        self.duplicates += other.duplicates
+        self.quarantined += other.quarantined
+        self.blank += other.blank
+        self.reasons.update(other.reasons)
+        self.segments.extend(other.segments)
+
+
+class EventLander:
+    """Lands chunks of lines into a workspace. Open one per ingest run; it is not thread-safe."""
+
+    def __init__(self, workspace: Workspace, *, keep_landed_ids: bool = False) -> None:
+        self.workspace = workspace
+        settings = workspace.settings
+        self.limits = Limits(
+            max_event_bytes=settings.ingest.max_event_bytes,
+            max_batch_bytes=settings.ingest.max_batch_bytes,
+            max_batch_events=settings.ingest.max_batch_events,
+        )
+        self.junk_ids = settings.identity.all_junk_ids()
+        self.ingest_id = uuid.uuid4().hex
+        self.keep_landed_ids = keep_landed_ids
+        self.con: Any = scratch_duckdb(settings.engine.threads, settings.engine.memory_limit)
+        workspace.clean_tmp()
+        self._load_seen()
+
+    def _load_seen(self) -> None:
+        """Hashes of every landed messageId: the fast first test of "already landed"."""
+        files = self.workspace.segments(self.workspace.events_dir)
+        if files:
+            self.con.execute(
+                "CREATE TABLE seen AS SELECT message_hash AS h FROM read_parquet(?)",
+                [[str(f) for f in files]],
+            )
+        else:
+            self.con.execute("CREATE TABLE seen (h BIGINT)")
+
+    def close(self) -> None:
+        """Release the scratch database."""
+        self.con.close()
+
+    def land(self, lines: pa.Table) -> LandingReport:
+        """Land one chunk: columns ``source`` (string), ``line`` (int64), ``item`` (int32 or
+        null: the position in a batch, for retried batch items), ``raw`` (string or null) and
+        ``bad_bytes`` (binary, set when the line is not UTF-8)."""
+        report = LandingReport(lines=lines.num_rows)
+        con = self.con
+        con.register("lines_in", lines)
+        now = datetime.now(UTC).isoformat()
+        self._run(normalise_statements("lines_in", "norm", **self._sql_args(now)))
+        if _scalar(con, f"SELECT count(*) FROM norm WHERE reason = '{ENVELOPE}'"):
+            con.execute(f"CREATE OR REPLACE TEMP TABLE batch_items AS {envelope_items_sql('norm')}")
+            self._run(
+                normalise_statements(
+                    "batch_items", "norm_items", in_batch=True, **self._sql_args(now)
+                )
+            )
+            con.execute("INSERT INTO norm SELECT * FROM norm_items")
+            con.execute(f"DELETE FROM norm WHERE reason = '{ENVELOPE}'")
+            con.execute("DROP TABLE batch_items; DROP TABLE norm_items")
+        report.blank = _scalar(con, f"SELECT count(*) FROM norm WHERE reason = '{BLANK}'")
+        self._land_accepted(report)
+        self._quarantine(report, now)
+        con.unregister("lines_in")
+        con.execute("DROP TABLE IF EXISTS norm")
+        return report
+
+    def _sql_args(self, now: str) -> dict[str, Any]:
+        return {
+            "limits": self.limits,
+            "junk_ids": self.junk_ids,
+            "received_at": f"'{now}'::TIMESTAMPTZ",
+        }
+
+    def _run(self, statements: list[str]) -> None:
+        for statement in statements:
+            self.con.execute(statement)
+
+    def _land_accepted(self, report: LandingReport) -> None:
+        con = self.con
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE acc AS "
+            "SELECT * EXCLUDE (reason, field, detail, raw_bytes), "
+            "(hash(message_id) >> 1)::BIGINT AS message_hash, "
+            f"'{self.ingest_id}' AS ingest_id FROM norm WHERE reason IS NULL"
+        )
+        total = _scalar(con, "SELECT count(*) FROM acc")
+        # Duplicates inside the chunk: first occurrence (file order) wins.
+        repeated = _scalar(
+            con, "SELECT count(*) FROM (SELECT 1 FROM acc GROUP BY message_id HAVING count(*) > 1)"
+        )
+        if repeated:
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE acc AS SELECT * FROM acc QUALIFY row_number() "
+                "OVER (PARTITION BY message_id ORDER BY source, line, item NULLS FIRST) = 1"
+            )
+        # Already landed: the hash set says "maybe"; the stored ids say for sure.
+        maybe = _scalar(con, "SELECT count(*) FROM acc SEMI JOIN seen ON acc.message_hash = seen.h")
+        if maybe:
+            files = [str(f) for f in self.workspace.segments(self.workspace.events_dir)]
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE landed_ids AS "
+                "SELECT DISTINCT message_id FROM read_parquet(?) "
+                "WHERE message_hash IN (SELECT message_hash FROM acc SEMI JOIN seen "
+                "ON acc.message_hash = seen.h)",
+                [files],
+            )
+            con.execute("DELETE FROM acc WHERE message_id IN (SELECT message_id FROM landed_ids)")
+        kept = _scalar(con, "SELECT count(*) FROM acc")
+        report.duplicates = total - kept
+        report.accepted = kept
+        if kept:
+            target = self.workspace.events_dir / new_segment_name("events")
+            with self.workspace.atomic_file(target) as tmp:
+                con.execute(
+                    f"COPY (SELECT {_EVENT_COLUMNS} FROM acc) TO '{_path_sql(tmp)}' "
+                    "(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL -1, "
+                    "ROW_GROUP_SIZE 500000)"
+                )
+            report.segments.append(target)
+            con.execute("INSERT INTO seen SELECT message_hash FROM acc")
+            if self.keep_landed_ids:
+                report.landed_ids = [
+                    r[0] for r in con.execute("SELECT message_id FROM acc").fetchall()
+                ]
+        con.execute("DROP TABLE IF EXISTS acc")
+
+    def _quarantine(self, report: LandingReport, now: str) -> None:
+        con = self.con
+        rows = con.execute(
+            "SELECT reason, count(*) FROM norm WHERE reason IS NOT NULL AND reason <> 'blank' "
+            "GROUP BY reason"
+        ).fetchall()
+        if not rows:
+            return
+        for reason, count in rows:
+            report.reasons[reason] += count
+            report.quarantined += count
+        target = self.workspace.quarantine_dir / new_segment_name("events")
+        with self.workspace.atomic_file(target) as tmp:
+            con.execute(
+                "COPY (SELECT md5(concat_ws('|', source, line, coalesce(item, -1), "
+                "md5(raw_bytes))) AS quarantine_id, 'events' AS kind, source, line, "
+                "item, reason, field, detail, raw_bytes AS raw, "
+                f"'{now}'::TIMESTAMPTZ AS quarantined_at, '{self.ingest_id}' AS ingest_id "
+                f"FROM norm WHERE reason IS NOT NULL AND reason <> 'blank') TO '{_path_sql(tmp)}' "
+                "(FORMAT parquet, COMPRESSION zstd)"
+            )
+        report.segments.append(target)
+
+
+def _scalar(con: Any, sql: str) -> int:
+    row = con.execute(sql).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def _path_sql(path: Path) -> str:
+    return str(path).replace("'", "''")

@@ -1,0 +1,94 @@
+"""Record shapes: the columns of landed data and of computed tables.
+
+Landed tables are Parquet files both engines read. JSON payloads (properties, traits, context)
+are stored as JSON text so every engine can read them as strings.
+"""
+
+from __future__ import annotations
+
+# Segment call types accepted on landing.
+CALL_TYPES: tuple[str, ...] = ("identify", "track", "page", "screen", "group", "alias")
+
+EVENTS: dict[str, str] = {
+    "message_id": "string",
+    "message_hash": "int64",
+    "type": "string",
+    "event": "string",
+    "name": "string",
+    "user_id": "string",
+    "anonymous_id": "string",
+    "previous_id": "string",
+    "group_id": "string",
+    "email": "string",
+    "timestamp": "timestamp('UTC')",
+    "original_timestamp": "timestamp('UTC')",
+    "sent_at": "timestamp('UTC')",
+    "received_at": "timestamp('UTC')",
+    "properties": "string",
+    "traits": "string",
+    "context": "string",
+    "source": "string",
+    "line": "int64",
+    "item": "int32",
+    "raw": "string",
+    "ingest_id": "string",
+}
+
+CONTACTS: dict[str, str] = {
+    "user_id": "string",
+    "email": "string",
+    "account_id": "string",
+    "created_at": "timestamp('UTC')",
+    "traits": "string",
+    "source": "string",
+    "line": "int64",
+    "imported_at": "timestamp('UTC')",
+}
+
+ACCOUNTS: dict[str, str] = {
+    "account_id": "string",
+    "name": "string",
+    "domain": "string",
+    "traits": "string",
+    "source": "string",
+    "line": "int64",
+    "imported_at": "timestamp('UTC')",
+}
+
+QUARANTINE: dict[str, str] = {
+    "quarantine_id": "string",
+    "kind": "string",
+    "source": "string",
+    "line": "int64",
+    "item": "int32",
+    "reason": "string",
+    "field": "string",
+    "detail": "string",
+    "raw": "binary",
+    "quarantined_at": "timestamp('UTC')",
+    "ingest_id": "string",
+}
+
+LANDED_SCHEMAS: dict[str, dict[str, str]] = {
+    "events": EVENTS,
+    "contacts": CONTACTS,
+    "accounts": ACCOUNTS,
+}
+
+# Quarantine reasons: the code stored with each rejected record, and what it means.
+QUARANTINE_REASONS: dict[str, str] = {
+    "invalid_utf8": "the line is not valid UTF-8 text",
+    "invalid_json": "the line is not valid JSON",
+    "not_an_object": "a record must be a JSON object",
+    "too_large": "the record is over the size limit",
+    "batch_too_large": "the batch is over the size or count limit",
+    "missing_type": "the record has no 'type'",
+    "unknown_type": "'type' must be one of " + ", ".join(CALL_TYPES),
+    "wrong_type": "a field has the wrong JSON type",
+    "missing_id": "the record has no usable userId or anonymousId",
+    "missing_event": "a track call needs 'event'",
+    "missing_group_id": "a group call needs 'groupId'",
+    "missing_previous_id": "an alias call needs 'previousId'",
+    "bad_timestamp": "a time field is not an ISO-8601 time",
+    "missing_column": "a required column is missing or empty",
+}
