@@ -28,7 +28,7 @@ import unicodedata
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from math import log
@@ -832,7 +832,7 @@ class _World:
         cached = self._accounts.get(j)
         if cached is not None:
             return cached
-        acc = self._build_account(j)
+        acc = self.account_uncached(j)
         if len(self._accounts) >= _CACHE_LIMIT:
             self._accounts.clear()
         self._accounts[j] = acc
@@ -852,7 +852,8 @@ class _World:
         country = _COUNTRY_TABLE[_mix(self.base ^ (j | 1 << 42)) % len(_COUNTRY_TABLE)]
         return name, domain, country
 
-    def _build_account(self, j: int) -> _Account:
+    def account_uncached(self, j: int) -> _Account:
+        """Account ``j`` built from its own RNG (:meth:`account` caches this)."""
         rng = Random(f"{self.seed}:acc:{j}")
         name, domain, country = self.account_head(j)
         good = self.account_fit(j)
@@ -2336,31 +2337,40 @@ def generate_shard(
     tmp = path.with_name(path.name + ".tmp")
     contacts = _shard_range(spec, shard)
     reported = 0
-    stream, raw = _open_events(tmp, spec.gzip)
-    try:
-        for i in contacts:
-            p, rng = world.profile_and_rng(i)
-            journey = _Journey(world, p, rng)
-            journey.run()
-            lines = writer.lines(p, rng, journey.events)
-            if lines:
-                stream.write(b"\n".join(lines))
-                stream.write(b"\n")
-            if progress is not None and writer.events - reported >= _PROGRESS_STEP:
-                progress(writer.events - reported)
-                reported = writer.events
-    finally:
-        if stream is not raw:
-            stream.close()
-        raw.close()
-    os.replace(tmp, path)
-    if progress is not None and writer.events > reported:
-        progress(writer.events - reported)
     files = [path]
+    with ExitStack() as stack:
+        # Shard 0 writes the CRM and truth rows from the profiles it builds anyway, so a
+        # one-shard run needs no second pass over the contacts.
+        add_row = stack.enter_context(_reference_rows(out_dir, files)) if shard == 0 else None
+        stream, raw = _open_events(tmp, spec.gzip)
+        try:
+            for i in contacts:
+                p, rng = world.profile_and_rng(i)
+                if add_row is not None:
+                    add_row(p)
+                journey = _Journey(world, p, rng)
+                journey.run()
+                lines = writer.lines(p, rng, journey.events)
+                if lines:
+                    stream.write(b"\n".join(lines))
+                    stream.write(b"\n")
+                if progress is not None and writer.events - reported >= _PROGRESS_STEP:
+                    progress(writer.events - reported)
+                    reported = writer.events
+        finally:
+            if stream is not raw:
+                stream.close()
+            raw.close()
+        os.replace(tmp, path)
+        if progress is not None and writer.events > reported:
+            progress(writer.events - reported)
+        if add_row is not None:
+            for i in range(contacts.stop, spec.contacts):
+                add_row(world.profile_and_rng(i)[0])
     accounts = 0
     if shard == 0:
-        accounts, reference = write_reference_files(out_dir, spec)
-        files.extend(reference)
+        accounts = world.n_accounts
+        files.extend(_write_accounts_and_readme(out_dir, world))
     return DemoSummary(
         contacts=len(contacts),
         accounts=accounts,
@@ -2371,36 +2381,27 @@ def generate_shard(
 
 
 def write_reference_files(out_dir: Path, spec: DemoSpec) -> tuple[int, list[Path]]:
-    """Write ``crm/accounts.csv``, ``crm/contacts.csv``, ``truth.csv`` and ``README.txt``.
+    """Write ``crm/contacts.csv``, ``truth.csv``, ``crm/accounts.csv`` and ``README.txt`` only.
 
-    Built from profiles alone (no events), so any process can write them; :func:`generate_shard`
-    does it for shard 0. Returns the number of accounts and the files written.
+    Built from profiles alone (no events), so any process can write them without the events;
+    :func:`generate_shard` writes the same bytes for shard 0. Returns the number of accounts
+    and the files written.
     """
     out_dir = Path(out_dir)
+    world = _World(spec)
+    files: list[Path] = []
+    with _reference_rows(out_dir, files) as add_row:
+        for i in range(spec.contacts):
+            add_row(world.profile_and_rng(i)[0])
+    files.extend(_write_accounts_and_readme(out_dir, world))
+    return world.n_accounts, files
+
+
+@contextmanager
+def _reference_rows(out_dir: Path, files: list[Path]) -> Iterator[Callable[[_Profile], None]]:
+    """Stream ``crm/contacts.csv`` and ``truth.csv``: one call per contact, in index order."""
     crm = out_dir / "crm"
     crm.mkdir(parents=True, exist_ok=True)
-    world = _World(spec)
-    accounts_path = crm / "accounts.csv"
-    with _atomic_text(accounts_path) as fh:
-        out = csv.writer(fh, lineterminator="\n")
-        out.writerow(ACCOUNTS_HEADER)
-        for j in range(world.n_accounts):
-            a = world._build_account(j)
-            out.writerow(
-                (
-                    a.id,
-                    a.name,
-                    a.website,
-                    a.industry,
-                    a.employees,
-                    a.annual_revenue,
-                    a.founded,
-                    a.country,
-                    a.postal_code,
-                    "true" if a.minority_owned else "false",
-                    a.service_centers,
-                )
-            )
     contacts_path = crm / "contacts.csv"
     truth_path = out_dir / "truth.csv"
     with _atomic_text(contacts_path) as cfh, _atomic_text(truth_path) as tfh:
@@ -2408,8 +2409,8 @@ def write_reference_files(out_dir: Path, spec: DemoSpec) -> tuple[int, list[Path
         truth_out = csv.writer(tfh, lineterminator="\n")
         contacts_out.writerow(CONTACTS_HEADER)
         truth_out.writerow(TRUTH_HEADER)
-        for i in range(spec.contacts):
-            p = world.profile(i)
+
+        def add_row(p: _Profile) -> None:
             account_id = f"acc_{p.account:05d}" if p.account >= 0 else ""
             truth_out.writerow(
                 (
@@ -2439,6 +2440,34 @@ def write_reference_files(out_dir: Path, spec: DemoSpec) -> tuple[int, list[Path
                         account_id,
                     )
                 )
+
+        yield add_row
+    files.extend([contacts_path, truth_path])
+
+
+def _write_accounts_and_readme(out_dir: Path, world: _World) -> list[Path]:
+    spec = world.spec
+    accounts_path = out_dir / "crm" / "accounts.csv"
+    with _atomic_text(accounts_path) as fh:
+        out = csv.writer(fh, lineterminator="\n")
+        out.writerow(ACCOUNTS_HEADER)
+        for j in range(world.n_accounts):
+            a = world.account_uncached(j)
+            out.writerow(
+                (
+                    a.id,
+                    a.name,
+                    a.website,
+                    a.industry,
+                    a.employees,
+                    a.annual_revenue,
+                    a.founded,
+                    a.country,
+                    a.postal_code,
+                    "true" if a.minority_owned else "false",
+                    a.service_centers,
+                )
+            )
     readme = out_dir / "README.txt"
     readme.write_text(
         f"{COMPANY_NAME} demo world: a fictional maker of looms (B2B SaaS plans and B2C kits) "
@@ -2448,7 +2477,7 @@ def write_reference_files(out_dir: Path, spec: DemoSpec) -> tuple[int, list[Path
         f"bad_records={spec.bad_records}\n",
         encoding="utf-8",
     )
-    return world.n_accounts, [accounts_path, contacts_path, truth_path, readme]
+    return [accounts_path, readme]
 
 
 @contextmanager

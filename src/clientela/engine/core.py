@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import ibis
@@ -69,6 +68,33 @@ class Engine:
             return self.backend.read_parquet(files, table_name=f"landed_{name}")
         return self.backend.read_parquet(files, table_name=f"landed_{name}", union_by_name=True)
 
+    def json_entries(self, table: ir.Table, column: str, keep: list[str]) -> ir.Table:
+        """One row per key of the JSON object in ``column``: the ``keep`` columns plus ``key``
+        and ``value`` (text; strings without quotes, nested values as JSON, null as NULL).
+
+        Ibis has no portable way to explode a JSON object, so each engine gets its own SQL
+        with the same meaning. Rows whose column is not an object give no rows.
+        """
+        inner = self.backend.compile(table)
+        cols = ", ".join(f"`{c}`" if self.kind == "spark" else f'"{c}"' for c in keep)
+        if self.kind == "spark":
+            sql = (
+                f"SELECT {cols}, e.key AS key, e.value AS value FROM ({inner}) t "
+                f"LATERAL VIEW explode(from_json(t.`{column}`, 'map<string,string>')) e "
+                "AS key, value"
+            )
+        else:
+            sql = (
+                f"SELECT {cols}, unnest(map_keys(m)) AS key, unnest(map_values(m)) AS value "
+                f'FROM (SELECT *, CASE WHEN json_type(try_cast("{column}" AS JSON)) = \'OBJECT\' '
+                f'THEN CAST("{column}"::JSON AS MAP(VARCHAR, VARCHAR)) END AS m FROM ({inner}))'
+            )
+        return self.backend.sql(sql)
+
+    def cache(self, expr: ir.Table) -> ir.Table:
+        """Compute a table once and keep it for the rest of this run."""
+        return expr.cache()
+
     def to_arrow(self, expr: ir.Expr) -> pa.Table:
         """Run an expression and return its rows."""
         return self.backend.to_pyarrow(expr)
@@ -126,7 +152,3 @@ def _spark_backend(workspace: Workspace) -> Any:
     session = builder.getOrCreate()
     return ibis.pyspark.connect(session)
 
-
-def workspace_path(workspace: Workspace, relative: str) -> Path:
-    """A path inside the workspace."""
-    return workspace.root / relative
