@@ -97,9 +97,7 @@ def resolve(engine: Engine, settings: Settings) -> IdentityGraph:
         ev.filter(_.user_id.notnull() & _.email.notnull())
         .select("user_id", "email", "ts")
         .union(
-            crm_ids.filter(_.user_id.notnull() & _.email.notnull()).select(
-                "user_id", "email", "ts"
-            )
+            crm_ids.filter(_.user_id.notnull() & _.email.notnull()).select("user_id", "email", "ts")
         )
         .group_by(["email", "user_id"])
         .aggregate(first_seen=_.ts.min())
@@ -277,9 +275,7 @@ def _components(engine: Engine, nodes: ir.Table, edges: ir.Table) -> ir.Table:
         updated = engine.cache(
             labels.left_join(neighbour, "node").select(
                 "node",
-                label=ibis.ifelse(
-                    _.best.notnull() & (_.best < _.label), _.best, _.label
-                ),
+                label=ibis.ifelse(_.best.notnull() & (_.best < _.label), _.best, _.label),
             )
         )
         changed = updated.join(labels, "node").filter(_.label != _.label_right).count()

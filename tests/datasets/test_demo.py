@@ -25,6 +25,7 @@ from clientela.datasets.demo import (
     _broken_line,
     generate,
     generate_shard,
+    write_reference_files,
 )
 
 SPEC = DemoSpec(contacts=300, seed=7)
@@ -162,6 +163,18 @@ def test_single_shard_run_matches_generate(tmp_path: Path) -> None:
     assert not (tmp_path / "crm").exists()  # only shard 0 writes the CRM files
     shard = generate_shard(tmp_path / "again", spec, 1)
     assert calls and sum(calls) == shard.events
+
+
+def test_reference_files_alone_match_the_full_run(
+    world: tuple[Path, DemoSummary], tmp_path: Path
+) -> None:
+    """write_reference_files (no events) writes the same CRM, truth and account bytes."""
+    first, summary = world
+    accounts, files = write_reference_files(tmp_path, SPEC)
+    assert accounts == summary.accounts == SPEC.contacts // 8
+    assert not (tmp_path / "events").exists()
+    for path in files:
+        assert path.read_bytes() == (first / path.relative_to(tmp_path)).read_bytes(), path
 
 
 def test_parallel_workers_write_the_same_files(
@@ -333,12 +346,21 @@ def test_segment_shapes_and_cross_contact_links(world: tuple[Path, DemoSummary])
     assert all(m["previousId"] and m["userId"] for m in good if m["type"] == "alias")
     pages = [m for m in good if m["type"] == "page"]
     assert all(m["context"]["page"]["path"].startswith("/") for m in pages)
-    sent_codes = {
-        m["properties"]["referral_code"] for m in good if m.get("event") == "Referral Sent"
+    # A referred sign-up carries the code of a Referral Sent to that person, sent before.
+    truth = _csv(out / "truth.csv")
+    sends = {
+        (m["properties"]["referral_code"], m["properties"]["referred_email"]): _event_time(m)
+        for m in good
+        if m.get("event") == "Referral Sent"
     }
-    used = [m["properties"]["referral_code"] for m in good
-            if m.get("event") == "Signed Up" and "referral_code" in m["properties"]]  # fmt: skip
-    assert used and set(used) <= sent_codes
+    signups = [
+        m for m in good if m.get("event") == "Signed Up" and "referral_code" in m["properties"]
+    ]
+    assert signups
+    for m in signups:
+        sent = sends[(m["properties"]["referral_code"], truth[_contact_index(m)]["email"])]
+        signed = _event_time(m)
+        assert sent is not None and signed is not None and sent <= signed
     # Posts are referred to (liked, shared, reported, moderated) only after they exist.
     created = {
         m["properties"]["post_id"]: _event_time(m) for m in good if m.get("event") == "Post Created"
@@ -353,15 +375,6 @@ def test_segment_shapes_and_cross_contact_links(world: tuple[Path, DemoSummary])
         posted = created[m["properties"]["post_id"]]
         when = _event_time(m)
         assert posted is not None and when is not None and posted <= when, m
-    sent_at = {
-        m["properties"]["referral_code"]: _event_time(m)
-        for m in good
-        if m.get("event") == "Referral Sent"
-    }
-    for m in good:
-        if m.get("event") == "Signed Up" and "referral_code" in m["properties"]:
-            first_sent = sent_at[m["properties"]["referral_code"]]
-            assert first_sent is not None and first_sent is not None
     replies = [m for m in good if m.get("event") == "Ticket Replied"]
     assert {m["properties"]["author_role"] for m in replies} == {"agent", "customer", "bot"}
     orders = [m for m in good if m.get("event") == "Order Completed"]

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import multiprocessing
 import os
 import unicodedata
 from bisect import bisect_left
@@ -1071,7 +1072,7 @@ class _World:
                 p.email = f"info@{domain}"
             else:
                 u = r()
-                local = f"{fs}.{ls}" if u < 0.7 else (f"{fs[0]}{ls}" if u < 0.9 else fs)
+                local = f"{fs}.{ls}" if u < 0.8 else f"{fs[0]}{ls}"
                 p.email = f"{local}@{domain}"
         elif audience in ("competitor", "vendor", "employee"):
             titles: tuple[str, ...]
@@ -2516,22 +2517,21 @@ def generate(
     if workers <= 1 or spec.shards == 1:
         summaries = [generate_shard(out_dir, spec, k, progress) for k in range(spec.shards)]
     else:
-        import multiprocessing
-
-        with multiprocessing.Manager() as manager:
-            queue = manager.Queue() if progress is not None else None
-            with ProcessPoolExecutor(max_workers=min(workers, spec.shards)) as pool:
-                futures: dict[Future[DemoSummary], int] = {
-                    pool.submit(_shard_in_process, out_dir, spec, k, queue): k
-                    for k in range(spec.shards)
-                }
-                pending = set(futures)
-                while pending:
-                    _, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                    _drain(queue, progress)
+        with ExitStack() as stack:
+            queue: Any = None
+            if progress is not None:
+                # Workers report progress through a managed queue; this process forwards it.
+                queue = stack.enter_context(multiprocessing.Manager()).Queue()
+            pool = stack.enter_context(ProcessPoolExecutor(max_workers=min(workers, spec.shards)))
+            futures: list[Future[DemoSummary]] = [
+                pool.submit(_shard_in_process, out_dir, spec, k, queue) for k in range(spec.shards)
+            ]
+            pending = set(futures)
+            while pending:
+                _, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
                 _drain(queue, progress)
-                by_shard = {futures[f]: f.result() for f in futures}
-                summaries = [by_shard[k] for k in range(spec.shards)]
+            summaries = [f.result() for f in futures]
+            _drain(queue, progress)
     files = [f for s in summaries for f in s.files]
     return DemoSummary(
         contacts=sum(s.contacts for s in summaries),
@@ -2543,6 +2543,7 @@ def generate(
 
 
 def _drain(queue: Any, progress: Callable[[int], None] | None) -> None:
+    """Forward the event counts workers have queued to ``progress``."""
     if queue is None or progress is None:
         return
     while not queue.empty():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import ibis
@@ -14,6 +15,9 @@ import pyarrow as pa
 from clientela import schema
 from clientela.errors import ClientelaError
 from clientela.workspace import Workspace
+
+
+CURRENT = "CURRENT"
 
 
 def scratch_duckdb(threads: int = 0, memory_limit: str = "") -> Any:
@@ -86,10 +90,48 @@ class Engine:
         else:
             sql = (
                 f"SELECT {cols}, unnest(map_keys(m)) AS key, unnest(map_values(m)) AS value "
-                f'FROM (SELECT *, CASE WHEN json_type(try_cast("{column}" AS JSON)) = \'OBJECT\' '
+                f"FROM (SELECT *, CASE WHEN json_type(try_cast(\"{column}\" AS JSON)) = 'OBJECT' "
                 f'THEN CAST("{column}"::JSON AS MAP(VARCHAR, VARCHAR)) END AS m FROM ({inner}))'
             )
         return self.backend.sql(sql)
+
+    def publish(self, tables: dict[str, ir.Table], on_table: Any = None) -> str:
+        """Write result tables as a new version and make it current in one atomic step.
+
+        Readers keep seeing the previous version until the pointer file is swapped; a crash
+        half-way leaves an unpublished folder that is never read.
+        """
+        version = datetime.now(UTC).strftime("v%Y%m%dT%H%M%S%f")
+        folder = self.workspace.results_dir / version
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, expr in tables.items():
+            self.backend.to_parquet(expr, str(folder / f"{name}.parquet"))
+            if on_table is not None:
+                on_table(name)
+        pointer = self.workspace.results_dir / CURRENT
+        with self.workspace.atomic_file(pointer) as tmp:
+            tmp.write_text(version + "\n", encoding="utf-8")
+        return version
+
+    def current_version(self) -> str | None:
+        """The published version readers see, or None before the first run."""
+        pointer = self.workspace.results_dir / CURRENT
+        if not pointer.exists():
+            return None
+        return pointer.read_text(encoding="utf-8").strip() or None
+
+    def published(self, name: str) -> ir.Table:
+        """A table of the current published version."""
+        version = self.current_version()
+        if version is None:
+            raise ClientelaError("nothing is published yet in this workspace; run: clientela run")
+        path = self.workspace.results_dir / version / f"{name}.parquet"
+        if not path.exists():
+            raise ClientelaError(f"published version {version} has no table '{name}'")
+        key = f"published_{name}_{version}"
+        if key not in self._tables:
+            self._tables[key] = self.backend.read_parquet(str(path), table_name=key)
+        return self._tables[key]
 
     def cache(self, expr: ir.Table) -> ir.Table:
         """Compute a table once and keep it for the rest of this run."""
@@ -151,4 +193,3 @@ def _spark_backend(workspace: Workspace) -> Any:
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     return ibis.pyspark.connect(session)
-
