@@ -330,6 +330,12 @@ def test_times_lie_in_window_and_skew_relation_holds(world: tuple[Path, DemoSumm
     # Lines are written in true-time order per contact, so the recovered times must be sorted.
     for times in by_contact.values():
         assert times == sorted(times)
+    # Nobody carries a userId before their first identify call.
+    first_known: dict[int, str] = {}
+    for msg in sorted(good, key=lambda m: (_contact_index(m), _event_time(m))):
+        if "userId" in msg:
+            first_known.setdefault(_contact_index(msg), msg["type"])
+    assert set(first_known.values()) == {"identify"}
     assert any(_parse_ts(m["originalTimestamp"]) != _event_time(m) for m in skewed)
     assert all(_parse_ts(m["timestamp"]).tzinfo == UTC for m in good if "timestamp" in m)  # type: ignore[union-attr]
 

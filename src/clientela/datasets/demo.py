@@ -327,9 +327,9 @@ _B2C_PRODUCTS: tuple[tuple[str, str, str, str, float], ...] = (
 _ACCESSORIES = _B2C_PRODUCTS[2:]
 # plan name, product_id, sku, monthly price per seat (EUR)
 _B2B_PLAN_ROWS = (
-    ("Loom Team", "loom-team", "NWL-SAAS-TEAM", 12.0),
-    ("Loom Business", "loom-business", "NWL-SAAS-BUS", 29.0),
-    ("Loom Enterprise", "loom-enterprise", "NWL-SAAS-ENT", 59.0),
+    (B2B_PLANS[0], "loom-team", "NWL-SAAS-TEAM", 12.0),
+    (B2B_PLANS[1], "loom-business", "NWL-SAAS-BUS", 29.0),
+    (B2B_PLANS[2], "loom-enterprise", "NWL-SAAS-ENT", 59.0),
 )
 
 _BLOG = (
@@ -1622,7 +1622,7 @@ class _Journey:
         if b - a < _DAY:
             return
         dev = self._web_device(_uuid(self.rng))
-        t = self.w.place(self.rng, a + int(self.r() * (b - a)), self.b2b)
+        t = self.w.place_after(self.rng, a + int(self.r() * (b - a)), a, self.b2b)
         end_pages = self.pages(t, dev, self.p.kind, 1 + int(self.r() * 2))
         dev.since = end_pages
         self.devices.append(dev)
@@ -1634,7 +1634,7 @@ class _Journey:
         if b - a < _DAY:
             return
         dev = self._web_device(_uuid(self.rng))
-        t = self.w.place(self.rng, a + int(self.r() * (b - a)), self.b2b)
+        t = self.w.place_after(self.rng, a + int(self.r() * (b - a)), a, self.b2b)
         t = self.pages(t, dev, self.p.kind, 1 + int(self.r() * 3))
         self.emit(t, dev, {"type": "identify", "traits": {"email": self.p.email}})
         self.track(t + _SEC, dev, "Form Submitted", {"form_id": "newsletter"})
@@ -1643,7 +1643,7 @@ class _Journey:
         if b - a < _DAY:
             return None
         app = self._app_device()
-        t = self.w.place(self.rng, a + int(self.r() * min(b - a, 30 * _DAY)), self.b2b)
+        t = self.w.place_after(self.rng, a + int(self.r() * min(b - a, 30 * _DAY)), a, self.b2b)
         app.since = t
         self.devices.append(app)
         self.emit(t, app, {"type": "screen", "name": "Welcome", "properties": {}})
@@ -1672,14 +1672,15 @@ class _Journey:
         source = p.lead_source
         if source == "Trade Show":
             # Scanned at a booth: the CRM import identifies server-side; the browser logs in later.
+            self.identify(t, None, self.full_traits())
             self.track(
-                t,
+                t + _SEC,
                 None,
                 "Trade Show Badge Scanned",
                 {"show": self._show_name(t), "booth": f"B{10 + int(r() * 40)}"},
             )
-            self.identify(t + _SEC, None, self.full_traits())
-            web.since = self.w.place(self.rng, t + int(self.rng.expovariate(1 / (5 * _DAY))), True)
+            later = t + _HOUR + int(self.rng.expovariate(1 / (5 * _DAY)))
+            web.since = self.w.place_after(self.rng, later, t + _HOUR, True)
             self.identify(web.since, web, {"email": p.email})
         else:
             web.since = t
@@ -2281,7 +2282,8 @@ def _broken_line(kind: int, msg: dict[str, Any], line: bytes, message_id: str) -
     elif name == "properties_not_object":
         broken["properties"] = "plan=business&seats=12"
     else:
-        notes = "Customer pasted the whole conversation into the notes field. " * 600
+        phrase = "Customer pasted the whole conversation into the notes field. "
+        notes = phrase * (_MAX_EVENT_BYTES // len(phrase) + 16)
         broken["properties"] = {**(msg.get("properties") or {}), "notes": notes}
     return orjson.dumps(broken)
 

@@ -1,0 +1,565 @@
+"""The ``clientela`` command line (Typer + Rich)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from clientela.errors import ClientelaError
+
+console = Console()
+err_console = Console(stderr=True)
+
+app = typer.Typer(
+    name="clientela",
+    help="Customer-lifecycle engine: land events, resolve identities, profile every contact.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+import_app = typer.Typer(help="Import CRM files (CSV or Parquet) with a column mapping.")
+quarantine_app = typer.Typer(help="Inspect and re-process rejected records.")
+contacts_app = typer.Typer(help="Look at contacts (run 'clientela run' first).")
+app.add_typer(import_app, name="import")
+app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(contacts_app, name="contacts")
+
+_state: dict[str, bool] = {"debug": False}
+
+WorkspaceOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--workspace",
+        "-w",
+        help="Workspace folder (default: $CLIENTELA_WORKSPACE or the current folder).",
+        show_default=False,
+    ),
+]
+T = TypeVar("T")
+
+
+@app.callback()
+def _main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+) -> None:
+    _state["debug"] = debug
+
+
+def main() -> None:
+    """Entry point: run the app; expected errors become one clear line and exit code 1."""
+    try:
+        app(standalone_mode=False)
+    except ClientelaError as exc:
+        if _state["debug"]:
+            raise
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(1)
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # click usage errors and the unexpected alike
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if _state["debug"]:
+            raise
+        err_console.print(
+            f"[bold red]error:[/] {type(exc).__name__}: {exc} (run with --debug for details)",
+            highlight=False,
+        )
+        sys.exit(1)
+
+
+def _workspace(path: Path | None) -> Any:
+    from clientela.workspace import open_workspace
+
+    return open_workspace(path)
+
+
+@contextmanager
+def _engine(path: Path | None, kind: str | None = None) -> Iterator[Any]:
+    from clientela.engine import connect
+
+    engine = connect(_workspace(path), kind)
+    try:
+        yield engine
+    finally:
+        engine.close()
+
+
+def _bytes_progress(total: int, label: str) -> Progress:
+    return Progress(
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=False,
+    )
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder to create the workspace in.")] = Path(
+        "."
+    ),
+) -> None:
+    """Create a workspace: clientela.toml with commented defaults, and its folders."""
+    from clientela.workspace import init_workspace
+
+    ws = init_workspace(directory)
+    console.print(f"workspace ready at [bold]{ws.root}[/] (settings in clientela.toml)")
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="JSON Lines files (plain or .gz) or folders.")],
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Land Segment-spec records (identify, track, page, screen, group, alias, batch)."""
+    from clientela.ingest.files import ingest_files, total_bytes
+
+    ws = _workspace(workspace)
+    started = time.perf_counter()
+    total = total_bytes(paths)
+    with _bytes_progress(total, "landing") as progress:
+        task = progress.add_task("landing", total=total)
+        report = ingest_files(ws, paths, on_bytes=lambda n: progress.advance(task, n))
+    seconds = time.perf_counter() - started
+    _print_landing(report, seconds)
+
+
+def _print_landing(report: Any, seconds: float) -> None:
+    rate = report.accepted / seconds if seconds > 0 else 0.0
+    console.print(
+        f"accepted [bold green]{report.accepted:,}[/]  duplicate [bold]{report.duplicates:,}[/]  "
+        f"quarantined [bold {'red' if report.quarantined else 'green'}]{report.quarantined:,}[/]"
+        f"  (blank lines skipped: {report.blank:,}; {seconds:.1f} s, {rate:,.0f} events/s)"
+    )
+    if report.reasons:
+        reasons = ", ".join(f"{k}: {v}" for k, v in sorted(report.reasons.items()))
+        console.print(f"quarantine reasons: {reasons}  (see: clientela quarantine list)")
+
+
+def _mapping_from_flags(kind: str, ws: Any, flags: dict[str, str | None], traits: list[str]) -> Any:
+    from clientela.config import AccountColumns, ContactColumns
+    from clientela.errors import ConfigError
+
+    base = ws.settings.import_.contacts if kind == "contacts" else ws.settings.import_.accounts
+    updates: dict[str, Any] = {k: v for k, v in flags.items() if v}
+    if traits:
+        pairs = dict(base.traits)
+        for item in traits:
+            if "=" not in item:
+                raise ConfigError("--trait", item, "COLUMN=trait_name")
+            column, name = item.split("=", 1)
+            pairs[column.strip()] = name.strip()
+        updates["traits"] = pairs
+    model = ContactColumns if kind == "contacts" else AccountColumns
+    return model.model_validate({**base.model_dump(), **updates})
+
+
+def _print_import(report: Any, kind: str) -> None:
+    mapped = ", ".join(f"{k} ← {v!r}" for k, v in report.columns.items())
+    console.print(
+        f"{kind}: accepted [bold green]{report.accepted:,}[/]  quarantined "
+        f"[bold]{report.quarantined:,}[/]  of {report.rows:,} rows"
+    )
+    console.print(f"columns: {mapped}")
+    if report.traits:
+        console.print(f"traits: {', '.join(report.traits)}")
+
+
+@import_app.command("contacts")
+def import_contacts(
+    file: Annotated[Path, typer.Argument(help="CSV or Parquet file of contacts.")],
+    id_column: Annotated[str | None, typer.Option("--id", help="Column with the contact id.")] = None,
+    email: Annotated[str | None, typer.Option("--email", help="Column with the email.")] = None,
+    account: Annotated[str | None, typer.Option("--account", help="Column with the account id.")] = None,
+    created: Annotated[str | None, typer.Option("--created", help="Column with the creation date.")] = None,
+    trait: Annotated[list[str] | None, typer.Option("--trait", help="COLUMN=trait_name (repeatable).")] = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Import CRM contacts. Unmapped columns become traits (snake_case)."""
+    from clientela.ingest.crm import import_file
+
+    ws = _workspace(workspace)
+    flags = {"id": id_column, "email": email, "account_id": account, "created_at": created}
+    mapping = _mapping_from_flags("contacts", ws, flags, trait or [])
+    _print_import(import_file(ws, "contacts", file, mapping), "contacts")
+
+
+@import_app.command("accounts")
+def import_accounts(
+    file: Annotated[Path, typer.Argument(help="CSV or Parquet file of accounts (companies).")],
+    id_column: Annotated[str | None, typer.Option("--id", help="Column with the account id.")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Column with the company name.")] = None,
+    domain: Annotated[str | None, typer.Option("--domain", help="Column with the web domain.")] = None,
+    trait: Annotated[list[str] | None, typer.Option("--trait", help="COLUMN=trait_name (repeatable).")] = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Import CRM accounts (companies). Unmapped columns become traits (snake_case)."""
+    from clientela.ingest.crm import import_file
+
+    ws = _workspace(workspace)
+    flags = {"id": id_column, "name": name, "domain": domain}
+    mapping = _mapping_from_flags("accounts", ws, flags, trait or [])
+    _print_import(import_file(ws, "accounts", file, mapping), "accounts")
+
+
+@quarantine_app.command("list")
+def quarantine_list(
+    reason: Annotated[str | None, typer.Option(help="Only this reason.")] = None,
+    source: Annotated[str | None, typer.Option(help="Only sources containing this text.")] = None,
+    limit: Annotated[int, typer.Option(help="Rows to show.")] = 20,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Open quarantined records: counts by reason, then the records themselves."""
+    from clientela.ingest.quarantine import QuarantineFilter, open_records, summary
+    from clientela.schema import QUARANTINE_REASONS
+
+    ws = _workspace(workspace)
+    counts = summary(ws)
+    if not counts:
+        console.print("quarantine is empty: nothing was rejected (or everything was re-processed)")
+        return
+    table = Table(title="open quarantined records")
+    table.add_column("kind")
+    table.add_column("reason")
+    table.add_column("count", justify="right")
+    table.add_column("meaning")
+    for kind, why, count in counts:
+        table.add_row(kind, why, f"{count:,}", QUARANTINE_REASONS.get(why, ""))
+    console.print(table)
+    rows = open_records(ws, QuarantineFilter(reason=reason, source=source)).to_pylist()
+    detail = Table()
+    for col in ("id", "where", "reason", "detail"):
+        detail.add_column(col, overflow="fold")
+    for row in rows[:limit]:
+        detail.add_row(row["quarantine_id"][:10], _where(row), row["reason"], row["detail"])
+    console.print(detail)
+    if len(rows) > limit:
+        console.print(f"… {len(rows) - limit:,} more (use --limit, --reason, --source)")
+
+
+def _where(row: dict[str, Any]) -> str:
+    item = f" item {row['item']}" if row.get("item") is not None else ""
+    return f"{row['source']}:{row['line']}{item}"
+
+
+@quarantine_app.command("show")
+def quarantine_show(
+    quarantine_id: Annotated[str, typer.Argument(help="Record id (a unique prefix is enough).")],
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """One quarantined record: where it came from, why it was rejected, and its raw text."""
+    from clientela.ingest.quarantine import get
+
+    row = get(_workspace(workspace), quarantine_id)
+    console.print(f"[bold]id[/]      {row['quarantine_id']}")
+    console.print(f"[bold]kind[/]    {row['kind']}")
+    console.print(f"[bold]where[/]   {_where(row)}")
+    console.print(f"[bold]reason[/]  {row['reason']} (field: {row.get('field') or '-'})")
+    console.print(f"[bold]detail[/]  {row['detail']}")
+    console.print(f"[bold]when[/]    {row['quarantined_at']}")
+    raw = bytes(row["raw"] or b"")
+    text = raw.decode("utf-8", errors="backslashreplace")
+    console.print("[bold]raw[/]", highlight=False)
+    console.print(text if len(text) < 4000 else text[:4000] + f"… ({len(raw):,} bytes)", highlight=False, markup=False)
+
+
+@quarantine_app.command("retry")
+def quarantine_retry(
+    reason: Annotated[str | None, typer.Option(help="Only this reason.")] = None,
+    source: Annotated[str | None, typer.Option(help="Only sources containing this text.")] = None,
+    quarantine_id: Annotated[str | None, typer.Option("--id", help="Only this record.")] = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Re-process open records (after fixing config): the ones that now pass are landed."""
+    from clientela.ingest.quarantine import QuarantineFilter, retry
+
+    report = retry(
+        _workspace(workspace),
+        QuarantineFilter(reason=reason, source=source, quarantine_id=quarantine_id),
+    )
+    landing = report.landing
+    console.print(
+        f"retried {report.retried:,}: landed [bold green]{landing.accepted:,}[/], "
+        f"already landed {landing.duplicates:,}, still rejected [bold]{landing.quarantined:,}[/]"
+    )
+    for kind, count in report.skipped_kinds.items():
+        console.print(f"{count:,} {kind} rows not retried: fix the mapping and import the file again")
+
+
+@app.command()
+def run(
+    engine: Annotated[str | None, typer.Option(help="duckdb or spark (default: from clientela.toml).")] = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """The main job: resolve identities, build profiles, publish the results."""
+    from clientela import pipeline
+
+    with _engine(workspace, engine) as eng, Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+    ) as progress:
+        task = progress.add_task("computing", total=len(pipeline.TABLES))
+
+        def done(name: str) -> None:
+            progress.update(task, advance=1, description=f"published {name}")
+
+        report = pipeline.run(eng, eng.workspace, on_table=done)
+    table = Table(title=f"published {report.version} on {report.engine} in {report.seconds:.1f} s")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, rows in report.rows.items():
+        table.add_row(name, f"{rows:,}")
+    console.print(table)
+
+
+def _first(engine: Any, expr: Any) -> dict[str, Any] | None:
+    rows = engine.to_arrow(expr.limit(1)).to_pylist()
+    return rows[0] if rows else None
+
+
+@contacts_app.command("show")
+def contacts_show(
+    contact: Annotated[str, typer.Argument(help="Contact id, userId, anonymousId or email.")],
+    events: Annotated[int, typer.Option(help="How many recent events to show.")] = 15,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """A contact: identities, traits, account and event timeline."""
+    from ibis import _
+
+    from clientela.errors import NotFoundError
+
+    with _engine(workspace) as eng:
+        ids = eng.published("identities")
+        wanted = contact.strip()
+        hit = _first(eng, ids.filter((ids.value == wanted) | (ids.value == wanted.lower()) | (ids.contact_id == wanted)))
+        if hit is None:
+            raise NotFoundError(f"no contact has the id, userId, anonymousId or email {contact!r}")
+        cid = hit["contact_id"]
+        profile = _first(eng, eng.published("contacts").filter(_.contact_id == cid)) or {}
+        mine = eng.to_arrow(ids.filter(ids.contact_id == cid).order_by(["kind", "value"])).to_pylist()
+        traits = eng.to_arrow(
+            eng.published("contact_traits").filter(_.contact_id == cid).order_by("trait")
+        ).to_pylist()
+        members = eng.to_arrow(eng.published("memberships").filter(_.contact_id == cid)).to_pylist()
+        accounts = eng.published("accounts")
+        account = None
+        if profile.get("account_id"):
+            account = _first(eng, accounts.filter(accounts.account_id == profile["account_id"]))
+        conflicts = eng.to_arrow(
+            eng.published("identity_conflicts").filter(
+                (_.kept_contact == cid) | (_.refused_contact == cid)
+            )
+        ).to_pylist()
+        user_ids = [i["value"] for i in mine if i["kind"] == "user_id"]
+        anon_ids = [i["value"] for i in mine if i["kind"] == "anonymous_id"]
+        landed = eng.landed("events")
+        timeline = eng.to_arrow(
+            landed.filter(landed.user_id.isin(user_ids or ["\0"]) | (landed.user_id.isnull() & landed.anonymous_id.isin(anon_ids or ["\0"])))
+            .order_by(landed.timestamp.desc())
+            .limit(events)
+            .select("timestamp", "type", "event", "name", "properties")
+        ).to_pylist()
+        total = profile.get("events", 0)
+
+    console.print(f"[bold]{cid}[/]  {profile.get('email') or ''}")
+    console.print(
+        f"first seen {profile.get('first_seen')}  last seen {profile.get('last_seen')}  "
+        f"events {total:,}  identified {profile.get('identified')}  in CRM {profile.get('in_crm')}"
+    )
+    idt = Table(title="identities")
+    for col in ("kind", "value", "first seen", "last seen"):
+        idt.add_column(col)
+    for i in mine:
+        idt.add_row(i["kind"], i["value"], str(i["first_seen"]), str(i["last_seen"]))
+    console.print(idt)
+    if traits:
+        tt = Table(title="traits (latest value wins)")
+        for col in ("trait", "value", "updated", "from"):
+            tt.add_column(col, overflow="fold")
+        for t in traits:
+            tt.add_row(t["trait"], t["value"], str(t["updated_at"]), t["source"])
+        console.print(tt)
+    if account:
+        console.print(
+            f"[bold]account[/] {account['account_id']} {account.get('name') or ''} "
+            f"({account.get('domain') or 'no domain'}, {account.get('members', 0)} members)"
+        )
+    for m in members:
+        console.print(f"  member of {m['account_id']} since {m['since']} ({m['reasons']})")
+    for c in conflicts:
+        console.print(
+            f"[yellow]refused merge[/] {c['kind']} {c['value']}: kept with {c['kept_contact']}, "
+            f"not {c['refused_contact']} — {c['reason']}"
+        )
+    tl = Table(title=f"latest {len(timeline)} of {total:,} events")
+    for col in ("time", "type", "what", "properties"):
+        tl.add_column(col, overflow="fold")
+    for e in timeline:
+        what = e["event"] or e["name"] or ""
+        props = e["properties"] or ""
+        tl.add_row(str(e["timestamp"]), e["type"], what, props[:80] + ("…" if len(props) > 80 else ""))
+    console.print(tl)
+
+
+@contacts_app.command("list")
+def contacts_list(
+    limit: Annotated[int, typer.Option(help="Rows to show.")] = 20,
+    identified: Annotated[bool | None, typer.Option("--identified/--anonymous", help="Only identified or only anonymous contacts.")] = None,
+    account: Annotated[str | None, typer.Option(help="Only members of this account id.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Contacts, most recently seen first."""
+    from clientela.errors import ConfigError
+
+    if fmt not in ("table", "csv", "json"):
+        raise ConfigError("--format", fmt, "table, csv or json")
+    with _engine(workspace) as eng:
+        t = eng.published("contacts")
+        if identified is not None:
+            t = t.filter(t.identified == identified)
+        if account:
+            t = t.filter(t.account_id == account)
+        rows = eng.to_arrow(t.order_by([t.last_seen.desc(), t.contact_id]).limit(limit)).to_pylist()
+    columns = ["contact_id", "email", "account_id", "events", "first_seen", "last_seen", "identified"]
+    if fmt == "json":
+        typer.echo(json.dumps([{c: r[c] for c in columns} for r in rows], default=str, indent=2))
+        return
+    if fmt == "csv":
+        import csv
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        for r in rows:
+            writer.writerow([r[c] for c in columns])
+        return
+    table = Table(title=f"contacts (first {len(rows)})")
+    for c in columns:
+        table.add_column(c)
+    for r in rows:
+        table.add_row(*[str(r[c]) if r[c] is not None else "" for c in columns])
+    console.print(table)
+
+
+@app.command("demo-data")
+def demo_data(
+    out: Annotated[Path, typer.Argument(help="Folder to write the demo world into.")],
+    contacts: Annotated[int, typer.Option(help="How many people.")] = 2000,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 7,
+    shards: Annotated[int, typer.Option(help="Event files to split into.")] = 1,
+    workers: Annotated[int, typer.Option(help="Processes generating shards at once.")] = 1,
+    gzip: Annotated[bool, typer.Option("--gzip/--plain", help="Compress event files.")] = False,
+) -> None:
+    """Generate the demo world: Segment JSONL events plus CRM CSV files."""
+    summary = _generate_demo(out, contacts, seed, shards, workers, gzip)
+    console.print(
+        f"wrote {summary.events:,} events for {summary.contacts:,} people and "
+        f"{summary.accounts:,} accounts ({summary.bad_records} deliberately broken lines) to {out}"
+    )
+
+
+def _generate_demo(out: Path, contacts: int, seed: int, shards: int, workers: int, gzip: bool) -> Any:
+    from clientela.datasets.demo import DemoSpec, generate
+
+    spec = DemoSpec(contacts=contacts, seed=seed, shards=shards, gzip=gzip)
+    expected = contacts * 20
+    with Progress(
+        TextColumn("[bold]generating"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+    ) as progress:
+        task = progress.add_task("events", total=expected)
+        kwargs: dict[str, Any] = {"progress": lambda n: progress.advance(task, n)}
+        if workers > 1:
+            kwargs["workers"] = workers
+        summary = generate(out, spec, **kwargs)
+        progress.update(task, total=summary.events, completed=summary.events)
+    return summary
+
+
+@app.command()
+def demo(
+    directory: Annotated[Path, typer.Argument(help="Folder for the demo workspace.")] = Path("demo"),
+    contacts: Annotated[int, typer.Option(help="How many people in the demo world.")] = 2000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+) -> None:
+    """Everything at once: generate the demo world, land it, import the CRM, run the job."""
+    from clientela import pipeline
+    from clientela.engine import connect
+    from clientela.ingest.crm import import_file
+    from clientela.ingest.files import ingest_files
+    from clientela.workspace import init_workspace
+
+    root = directory.resolve()
+    ws = init_workspace(root)
+    data = root / "input"
+    console.rule("1. demo world")
+    summary = _generate_demo(data, contacts, seed, 1, 1, False)
+    console.print(f"{summary.events:,} events, {summary.contacts:,} people, {summary.accounts:,} accounts")
+    console.rule("2. land events")
+    started = time.perf_counter()
+    report = ingest_files(ws, [data / "events"])
+    _print_landing(report, time.perf_counter() - started)
+    console.rule("3. import CRM")
+    _print_import(import_file(ws, "contacts", data / "crm" / "contacts.csv"), "contacts")
+    _print_import(import_file(ws, "accounts", data / "crm" / "accounts.csv"), "accounts")
+    console.rule("4. run")
+    eng = connect(ws)
+    try:
+        result = pipeline.run(eng, ws)
+        for name, rows in result.rows.items():
+            console.print(f"{name:>20}: {rows:,}")
+        contacts_tbl = eng.published("contacts")
+        busiest = _first(
+            eng,
+            contacts_tbl.filter(contacts_tbl.identified & contacts_tbl.account_id.notnull()).order_by(
+                [contacts_tbl.events.desc(), contacts_tbl.contact_id]
+            ),
+        )
+    finally:
+        eng.close()
+    console.print(f"published {result.version} in {result.seconds:.1f} s")
+    if busiest:
+        console.rule(f"5. a contact: clientela contacts show {busiest['contact_id']} -w {directory}")
+        contacts_show(busiest["contact_id"], events=10, workspace=root)
+    console.print(
+        f"\nnext: clientela quarantine list -w {directory}   |   "
+        f"clientela contacts list -w {directory}"
+    )
+
+
+if __name__ == "__main__":
+    main()

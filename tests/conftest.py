@@ -1,0 +1,70 @@
+"""Shared fixtures: workspaces, the journeys builder, and engines (DuckDB and Spark)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from clientela.workspace import Workspace, init_workspace, open_workspace
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def make_workspace(root: Path, toml: str = "") -> Workspace:
+    """A fresh workspace in ``root``; ``toml`` is appended to the default settings."""
+    ws = init_workspace(root)
+    if toml:
+        path = ws.root / "clientela.toml"
+        path.write_text(toml, encoding="utf-8")
+        ws = open_workspace(ws.root)
+    return ws
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Workspace:
+    """An empty workspace with default settings."""
+    return make_workspace(tmp_path / "ws")
+
+
+def _spark_missing() -> str | None:
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        return "pyspark is not installed (pip install 'clientela[spark]')"
+    if shutil.which("java") is None:
+        return "Java is not installed (Spark needs Java 17)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def spark_session() -> Iterator[Any]:
+    """One local Spark session for the whole run (starting one takes seconds)."""
+    reason = _spark_missing()
+    if reason:
+        if IN_CI:
+            pytest.fail(f"Spark tests must run in CI: {reason}")
+        pytest.skip(reason)
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("clientela-tests")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.driver.memory", "2g")
+        .getOrCreate()
+    )
+    yield session
+    session.stop()

@@ -1,0 +1,33 @@
+"""Reading back what landed, for assertions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clientela.engine import scratch_duckdb
+from clientela.workspace import Workspace
+
+
+def landed_events(ws: Workspace) -> list[dict[str, Any]]:
+    """Every landed event as a dict, in (source, line, item) order."""
+    files = [str(p) for p in ws.segments(ws.events_dir)]
+    if not files:
+        return []
+    con = scratch_duckdb()
+    try:
+        return list(
+            con.execute(
+                "SELECT * FROM read_parquet(?) ORDER BY source, line, item NULLS FIRST", [files]
+            )
+            .to_arrow_table()
+            .to_pylist()
+        )
+    finally:
+        con.close()
+
+
+def quarantined(ws: Workspace) -> list[dict[str, Any]]:
+    """Every open quarantined record as a dict, in file order."""
+    from clientela.ingest.quarantine import open_records
+
+    return list(open_records(ws).to_pylist())
