@@ -33,7 +33,9 @@ class Journeys:
             return at
         return self.start + timedelta(hours=at)
 
-    def message(self, kind: str, at: datetime | float | None = None, **fields: Any) -> dict[str, Any]:
+    def message(
+        self, kind: str, at: datetime | float | None = None, **fields: Any
+    ) -> dict[str, Any]:
         """A message dict (not yet added): type, timestamp, messageId, then the fields."""
         self._n += 1
         msg: dict[str, Any] = {"type": kind, "messageId": f"msg-{self._n:05d}"}

@@ -136,7 +136,9 @@ def init(
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="JSON Lines files (plain or .gz) or folders.")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="JSON Lines files (plain or .gz) or folders.")
+    ],
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Land Segment-spec records (identify, track, page, screen, group, alias, batch)."""
@@ -196,11 +198,19 @@ def _print_import(report: Any, kind: str) -> None:
 @import_app.command("contacts")
 def import_contacts(
     file: Annotated[Path, typer.Argument(help="CSV or Parquet file of contacts.")],
-    id_column: Annotated[str | None, typer.Option("--id", help="Column with the contact id.")] = None,
+    id_column: Annotated[
+        str | None, typer.Option("--id", help="Column with the contact id.")
+    ] = None,
     email: Annotated[str | None, typer.Option("--email", help="Column with the email.")] = None,
-    account: Annotated[str | None, typer.Option("--account", help="Column with the account id.")] = None,
-    created: Annotated[str | None, typer.Option("--created", help="Column with the creation date.")] = None,
-    trait: Annotated[list[str] | None, typer.Option("--trait", help="COLUMN=trait_name (repeatable).")] = None,
+    account: Annotated[
+        str | None, typer.Option("--account", help="Column with the account id.")
+    ] = None,
+    created: Annotated[
+        str | None, typer.Option("--created", help="Column with the creation date.")
+    ] = None,
+    trait: Annotated[
+        list[str] | None, typer.Option("--trait", help="COLUMN=trait_name (repeatable).")
+    ] = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Import CRM contacts. Unmapped columns become traits (snake_case)."""
@@ -215,10 +225,18 @@ def import_contacts(
 @import_app.command("accounts")
 def import_accounts(
     file: Annotated[Path, typer.Argument(help="CSV or Parquet file of accounts (companies).")],
-    id_column: Annotated[str | None, typer.Option("--id", help="Column with the account id.")] = None,
-    name: Annotated[str | None, typer.Option("--name", help="Column with the company name.")] = None,
-    domain: Annotated[str | None, typer.Option("--domain", help="Column with the web domain.")] = None,
-    trait: Annotated[list[str] | None, typer.Option("--trait", help="COLUMN=trait_name (repeatable).")] = None,
+    id_column: Annotated[
+        str | None, typer.Option("--id", help="Column with the account id.")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Column with the company name.")
+    ] = None,
+    domain: Annotated[
+        str | None, typer.Option("--domain", help="Column with the web domain.")
+    ] = None,
+    trait: Annotated[
+        list[str] | None, typer.Option("--trait", help="COLUMN=trait_name (repeatable).")
+    ] = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Import CRM accounts (companies). Unmapped columns become traits (snake_case)."""
@@ -288,7 +306,11 @@ def quarantine_show(
     raw = bytes(row["raw"] or b"")
     text = raw.decode("utf-8", errors="backslashreplace")
     console.print("[bold]raw[/]", highlight=False)
-    console.print(text if len(text) < 4000 else text[:4000] + f"… ({len(raw):,} bytes)", highlight=False, markup=False)
+    console.print(
+        text if len(text) < 4000 else text[:4000] + f"… ({len(raw):,} bytes)",
+        highlight=False,
+        markup=False,
+    )
 
 
 @quarantine_app.command("retry")
@@ -311,24 +333,31 @@ def quarantine_retry(
         f"already landed {landing.duplicates:,}, still rejected [bold]{landing.quarantined:,}[/]"
     )
     for kind, count in report.skipped_kinds.items():
-        console.print(f"{count:,} {kind} rows not retried: fix the mapping and import the file again")
+        console.print(
+            f"{count:,} {kind} rows not retried: fix the mapping and import the file again"
+        )
 
 
 @app.command()
 def run(
-    engine: Annotated[str | None, typer.Option(help="duckdb or spark (default: from clientela.toml).")] = None,
+    engine: Annotated[
+        str | None, typer.Option(help="duckdb or spark (default: from clientela.toml).")
+    ] = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """The main job: resolve identities, build profiles, publish the results."""
     from clientela import pipeline
 
-    with _engine(workspace, engine) as eng, Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-    ) as progress:
+    with (
+        _engine(workspace, engine) as eng,
+        Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+        ) as progress,
+    ):
         task = progress.add_task("computing", total=len(pipeline.TABLES))
 
         def done(name: str) -> None:
@@ -362,12 +391,19 @@ def contacts_show(
     with _engine(workspace) as eng:
         ids = eng.published("identities")
         wanted = contact.strip()
-        hit = _first(eng, ids.filter((ids.value == wanted) | (ids.value == wanted.lower()) | (ids.contact_id == wanted)))
+        hit = _first(
+            eng,
+            ids.filter(
+                (ids.value == wanted) | (ids.value == wanted.lower()) | (ids.contact_id == wanted)
+            ),
+        )
         if hit is None:
             raise NotFoundError(f"no contact has the id, userId, anonymousId or email {contact!r}")
         cid = hit["contact_id"]
         profile = _first(eng, eng.published("contacts").filter(_.contact_id == cid)) or {}
-        mine = eng.to_arrow(ids.filter(ids.contact_id == cid).order_by(["kind", "value"])).to_pylist()
+        mine = eng.to_arrow(
+            ids.filter(ids.contact_id == cid).order_by(["kind", "value"])
+        ).to_pylist()
         traits = eng.to_arrow(
             eng.published("contact_traits").filter(_.contact_id == cid).order_by("trait")
         ).to_pylist()
@@ -385,7 +421,10 @@ def contacts_show(
         anon_ids = [i["value"] for i in mine if i["kind"] == "anonymous_id"]
         landed = eng.landed("events")
         timeline = eng.to_arrow(
-            landed.filter(landed.user_id.isin(user_ids or ["\0"]) | (landed.user_id.isnull() & landed.anonymous_id.isin(anon_ids or ["\0"])))
+            landed.filter(
+                landed.user_id.isin(user_ids or ["\0"])
+                | (landed.user_id.isnull() & landed.anonymous_id.isin(anon_ids or ["\0"]))
+            )
             .order_by(landed.timestamp.desc())
             .limit(events)
             .select("timestamp", "type", "event", "name", "properties")
@@ -428,14 +467,21 @@ def contacts_show(
     for e in timeline:
         what = e["event"] or e["name"] or ""
         props = e["properties"] or ""
-        tl.add_row(str(e["timestamp"]), e["type"], what, props[:80] + ("…" if len(props) > 80 else ""))
+        tl.add_row(
+            str(e["timestamp"]), e["type"], what, props[:80] + ("…" if len(props) > 80 else "")
+        )
     console.print(tl)
 
 
 @contacts_app.command("list")
 def contacts_list(
     limit: Annotated[int, typer.Option(help="Rows to show.")] = 20,
-    identified: Annotated[bool | None, typer.Option("--identified/--anonymous", help="Only identified or only anonymous contacts.")] = None,
+    identified: Annotated[
+        bool | None,
+        typer.Option(
+            "--identified/--anonymous", help="Only identified or only anonymous contacts."
+        ),
+    ] = None,
     account: Annotated[str | None, typer.Option(help="Only members of this account id.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
     workspace: WorkspaceOpt = None,
@@ -452,7 +498,15 @@ def contacts_list(
         if account:
             t = t.filter(t.account_id == account)
         rows = eng.to_arrow(t.order_by([t.last_seen.desc(), t.contact_id]).limit(limit)).to_pylist()
-    columns = ["contact_id", "email", "account_id", "events", "first_seen", "last_seen", "identified"]
+    columns = [
+        "contact_id",
+        "email",
+        "account_id",
+        "events",
+        "first_seen",
+        "last_seen",
+        "identified",
+    ]
     if fmt == "json":
         typer.echo(json.dumps([{c: r[c] for c in columns} for r in rows], default=str, indent=2))
         return
@@ -489,7 +543,9 @@ def demo_data(
     )
 
 
-def _generate_demo(out: Path, contacts: int, seed: int, shards: int, workers: int, gzip: bool) -> Any:
+def _generate_demo(
+    out: Path, contacts: int, seed: int, shards: int, workers: int, gzip: bool
+) -> Any:
     from clientela.datasets.demo import DemoSpec, generate
 
     spec = DemoSpec(contacts=contacts, seed=seed, shards=shards, gzip=gzip)
@@ -512,7 +568,9 @@ def _generate_demo(out: Path, contacts: int, seed: int, shards: int, workers: in
 
 @app.command()
 def demo(
-    directory: Annotated[Path, typer.Argument(help="Folder for the demo workspace.")] = Path("demo"),
+    directory: Annotated[Path, typer.Argument(help="Folder for the demo workspace.")] = Path(
+        "demo"
+    ),
     contacts: Annotated[int, typer.Option(help="How many people in the demo world.")] = 2000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
 ) -> None:
@@ -528,7 +586,9 @@ def demo(
     data = root / "input"
     console.rule("1. demo world")
     summary = _generate_demo(data, contacts, seed, 1, 1, False)
-    console.print(f"{summary.events:,} events, {summary.contacts:,} people, {summary.accounts:,} accounts")
+    console.print(
+        f"{summary.events:,} events, {summary.contacts:,} people, {summary.accounts:,} accounts"
+    )
     console.rule("2. land events")
     started = time.perf_counter()
     report = ingest_files(ws, [data / "events"])
@@ -545,15 +605,17 @@ def demo(
         contacts_tbl = eng.published("contacts")
         busiest = _first(
             eng,
-            contacts_tbl.filter(contacts_tbl.identified & contacts_tbl.account_id.notnull()).order_by(
-                [contacts_tbl.events.desc(), contacts_tbl.contact_id]
-            ),
+            contacts_tbl.filter(
+                contacts_tbl.identified & contacts_tbl.account_id.notnull()
+            ).order_by([contacts_tbl.events.desc(), contacts_tbl.contact_id]),
         )
     finally:
         eng.close()
     console.print(f"published {result.version} in {result.seconds:.1f} s")
     if busiest:
-        console.rule(f"5. a contact: clientela contacts show {busiest['contact_id']} -w {directory}")
+        console.rule(
+            f"5. a contact: clientela contacts show {busiest['contact_id']} -w {directory}"
+        )
         contacts_show(busiest["contact_id"], events=10, workspace=root)
     console.print(
         f"\nnext: clientela quarantine list -w {directory}   |   "

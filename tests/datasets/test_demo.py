@@ -150,6 +150,10 @@ def test_shard_count_does_not_change_the_lines(
     assert (sharded.events, sharded.bad_records) == (summary.events, summary.bad_records)
     for name in ("crm/contacts.csv", "crm/accounts.csv", "truth.csv"):
         assert (tmp_path / name).read_bytes() == (first / name).read_bytes(), name
+    again = generate(tmp_path / "again", spec)  # gzip output is byte-identical too
+    for path in sharded.files:
+        assert path.read_bytes() == (tmp_path / "again" / path.relative_to(tmp_path)).read_bytes()
+    assert again.events == sharded.events
 
 
 def test_single_shard_run_matches_generate(tmp_path: Path) -> None:

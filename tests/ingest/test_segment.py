@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from helpers import landed_events, quarantined
-from journeys import OMIT, Journeys
 
-from conftest import make_workspace
 from clientela.ingest.files import ingest_files
 from clientela.workspace import Workspace
+from conftest import make_workspace
+from helpers import landed_events, quarantined
+from journeys import OMIT, Journeys
 
 
 def land(ws: Workspace, j: Journeys, tmp_path: Path, name: str = "events.jsonl") -> object:
@@ -151,7 +151,11 @@ def test_reingesting_the_same_file_adds_nothing(workspace: Workspace, tmp_path: 
 
 def test_records_without_message_id_get_a_content_id(workspace: Workspace, tmp_path: Path) -> None:
     """Without messageId, an id from the content makes re-landing idempotent too."""
-    j = Journeys().track("A", user_id="u1", message_id=OMIT).track("B", user_id="u1", message_id=OMIT)
+    j = (
+        Journeys()
+        .track("A", user_id="u1", message_id=OMIT)
+        .track("B", user_id="u1", message_id=OMIT)
+    )
     path = j.write(tmp_path / "e.jsonl")
     ingest_files(workspace, [path])
     again = ingest_files(workspace, [path])
@@ -164,7 +168,9 @@ def test_records_without_message_id_get_a_content_id(workspace: Workspace, tmp_p
 def test_duplicates_inside_one_file_keep_the_first(workspace: Workspace, tmp_path: Path) -> None:
     """Two records with one messageId in a file: the first (in file order) lands."""
     j = Journeys()
-    j.track("First", user_id="u1", message_id="same").track("Second", user_id="u1", message_id="same")
+    j.track("First", user_id="u1", message_id="same").track(
+        "Second", user_id="u1", message_id="same"
+    )
     report = land(workspace, j, tmp_path)
     assert (report.accepted, report.duplicates) == (1, 1)
     assert landed_events(workspace)[0]["event"] == "First"
@@ -198,7 +204,11 @@ BAD_LINES = [
     ('{"type":"track","event":"A","userId":1.5}', "wrong_type", "userId"),
     ('{"type":"track","event":"A","userId":"u1","properties":"x"}', "wrong_type", "properties"),
     ('{"type":"track","event":7,"userId":"u1"}', "wrong_type", "event"),
-    ('{"type":"track","event":"A","userId":"u1","timestamp":"yesterday"}', "bad_timestamp", "timestamp"),
+    (
+        '{"type":"track","event":"A","userId":"u1","timestamp":"yesterday"}',
+        "bad_timestamp",
+        "timestamp",
+    ),
     ('{"type":"track","event":"A","userId":"u1","sentAt":12345}', "bad_timestamp", "sentAt"),
     ('{"batch": {"not": "a list"}}', "wrong_type", "batch"),
 ]
@@ -223,7 +233,9 @@ def test_each_quarantine_reason(
 
 def test_too_large_event_is_quarantined(workspace: Workspace, tmp_path: Path) -> None:
     """An event over 32 KB is rejected with its size in the detail."""
-    big = json.dumps({"type": "track", "event": "A", "userId": "u1", "properties": {"x": "y" * 40_000}})
+    big = json.dumps(
+        {"type": "track", "event": "A", "userId": "u1", "properties": {"x": "y" * 40_000}}
+    )
     report = land(workspace, Journeys().raw(big), tmp_path)
     [record] = quarantined(workspace)
     assert report.quarantined == 1 and record["reason"] == "too_large"

@@ -1447,7 +1447,8 @@ class _Journey:
                 link = links[int(r() * len(links))]
                 self.track(clicked, None, "Email Link Clicked", {**props, "link_url": link})
                 if r() < 0.6:
-                    key = self.p.kind if self.p.buy_at == 0 else f"{self.p.kind}_customer"
+                    p = self.p
+                    key = f"{p.kind}_customer" if p.bought and clicked >= p.buy_at else p.kind
                     self.pages(clicked + 2 * _SEC, self.device_at(clicked), key, 1 + int(r() * 3))
 
     def webinars(self, a: int, b: int, share: float, attend: float) -> None:
@@ -1849,7 +1850,7 @@ class _Journey:
             self.emails(stop, p.back_at or end, 0.03, 0.0)
         if outcome == "reactivated":
             back = p.back_at
-            self.pages(back - 30 * _SEC, self.web, kind_key(p), 2 + int(r() * 3), campaign=True)
+            self.pages(back - 30 * _SEC, self.web, _kind_key(p), 2 + int(r() * 3), campaign=True)
             self.track(back, self.web, "Logged In", {})
             if b2b:
                 acc = self.w.account(p.account)
@@ -1871,7 +1872,7 @@ class _Journey:
         if b <= a:
             return
         self.usage(a, b, 75 * _DAY / intensity, app, 200)
-        self.visits(a, b, kind_key(p), 120 * _DAY / intensity, 1.0, 40)
+        self.visits(a, b, _kind_key(p), 120 * _DAY / intensity, 1.0, 40)
         self.emails(a, b, min(0.6, 0.18 * intensity), 0.3)
         self.webinars(a, b, min(0.5, 0.04 * intensity), 0.7)
         t = a + int(rng.expovariate(intensity / (200 * _DAY)))
@@ -2148,7 +2149,7 @@ class _Journey:
                     self.track(t, web, "Email Link Clicked", {**props, "link_url": link})
 
 
-def kind_key(p: _Profile) -> str:
+def _kind_key(p: _Profile) -> str:
     """Interest key for a contact's visits: customers browse the app, docs and shop."""
     return f"{p.kind}_customer" if p.bought else p.kind
 
@@ -2173,6 +2174,8 @@ class _Writer:
         self.bad_records = bad_records
         self.events = 0
         self.bad = 0
+        # str(n) for small n, looked up rather than formatted once per message.
+        self.numbers = [str(n) for n in range(4096)]
 
     def lines(self, p: _Profile, rng: Random, events: list[_Event]) -> list[bytes]:
         # (time, sequence) is unique, so tuple order never compares devices or messages.
@@ -2181,6 +2184,7 @@ class _Writer:
         r = rng.random
         dumps = orjson.dumps
         prefix = f"m-{self.w.seed}-{p.index}-"
+        numbers = self.numbers
         n = len(events)
         batch_lo = batch_hi = -1
         if n >= 3 and r() < _BATCH_SHARE:
@@ -2202,7 +2206,7 @@ class _Writer:
         next_bad = self._bad_gap(r) if self.bad_records else n
         batch: list[dict[str, Any]] = []
         for idx, (t, _, dev, msg) in enumerate(events):
-            msg["messageId"] = prefix + str(idx)
+            msg["messageId"] = prefix + (numbers[idx] if idx < 4096 else str(idx))
             if dev is not None and dev.skew is not None:
                 # The device stamps its own (wrong) clock; the server stamps receipt. Segment
                 # recovers the true time as receivedAt - (sentAt - originalTimestamp).

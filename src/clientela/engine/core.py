@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -15,7 +17,6 @@ import pyarrow as pa
 from clientela import schema
 from clientela.errors import ClientelaError
 from clientela.workspace import Workspace
-
 
 CURRENT = "CURRENT"
 
@@ -49,6 +50,7 @@ class Engine:
     backend: Any
     kind: str
     _tables: dict[str, ir.Table] = field(default_factory=dict)
+    _cached: list[ir.Table] = field(default_factory=list)
 
     def landed(self, name: str) -> ir.Table:
         """The landed table ``events``, ``contacts`` or ``accounts``; empty when nothing landed."""
@@ -69,7 +71,8 @@ class Engine:
                 f"empty_{name}", schema=ibis.schema(table_schema), temp=True, overwrite=True
             )
         if self.kind == "spark":
-            return self.backend.read_parquet(files, table_name=f"landed_{name}")
+            # Spark reads a folder of Parquet files; only whole segments live there.
+            return self.backend.read_parquet(str(folder), table_name=f"landed_{name}")
         return self.backend.read_parquet(files, table_name=f"landed_{name}", union_by_name=True)
 
     def json_entries(self, table: ir.Table, column: str, keep: list[str]) -> ir.Table:
@@ -135,7 +138,18 @@ class Engine:
 
     def cache(self, expr: ir.Table) -> ir.Table:
         """Compute a table once and keep it for the rest of this run."""
-        return expr.cache()
+        if self.kind == "spark":
+            # Spark's cache() keeps the whole lineage, and plans built from many reused
+            # pieces grow until the driver runs out of memory printing them. A local
+            # checkpoint computes the table once and starts a fresh, flat lineage.
+            session = self.backend._session
+            frame = session.sql(str(self.backend.compile(expr))).localCheckpoint(eager=True)
+            name = f"clientela_cache_{uuid.uuid4().hex}"
+            frame.createOrReplaceTempView(name)
+            return self.backend.table(name)
+        cached = expr.cache()
+        self._cached.append(cached)
+        return cached
 
     def to_arrow(self, expr: ir.Expr) -> pa.Table:
         """Run an expression and return its rows."""
@@ -147,6 +161,13 @@ class Engine:
 
     def close(self) -> None:
         """Release the backend (DuckDB file lock)."""
+        # Drop cached tables while the connection is still open (else their finalizers fail).
+        for cached in self._cached:
+            with contextlib.suppress(Exception):  # a table already dropped is fine
+                cached.release()
+        self._cached.clear()
+        if self.kind == "spark":
+            return  # the Spark session is shared by the process; stopping it is the owner's job
         disconnect = getattr(self.backend, "disconnect", None)
         if disconnect is not None:
             disconnect()
@@ -188,6 +209,7 @@ def _spark_backend(workspace: Workspace) -> Any:
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
     )
     for key, value in spark_settings.conf.items():
         builder = builder.config(key, value)

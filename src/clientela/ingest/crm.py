@@ -250,7 +250,7 @@ FROM rows
 
 
 def domain_sql(expr: str) -> str:
-    """SQL: a web address or email reduced to its bare domain ('https://www.Acme.io/x' → acme.io)."""
+    """SQL: a web address reduced to its bare domain ('https://www.Acme.io/x' → 'acme.io')."""
     return (
         f"nullif(regexp_replace(regexp_replace(lower(trim({expr})), "
         f"'^([a-z]+://)?(www\\.)?', ''), '[/:?#].*$', ''), '')"

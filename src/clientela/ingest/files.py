@@ -102,7 +102,7 @@ class _ChunkReader:
             self.end = 0
         while True:
             while not self.eof and self.end < len(self.buf):
-                got = handle.readinto(memoryview(self.buf)[self.end :])  # type: ignore[attr-defined]
+                got = handle.readinto(self.buf[self.end :].data)  # type: ignore[attr-defined]
                 if not got:
                     self.eof = True
                 else:

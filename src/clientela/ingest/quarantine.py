@@ -198,4 +198,3 @@ def retry(workspace: Workspace, flt: QuarantineFilter | None = None) -> RetryRep
         finally:
             con.close()
     return RetryReport(len(events), report, skipped)
-

@@ -1,0 +1,118 @@
+"""Identity resolution: chains of ids into one contact, and merges it refuses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from clientela.engine import Engine, connect
+from clientela.identity import resolve
+from clientela.ingest.files import ingest_files
+from clientela.workspace import Workspace
+from conftest import make_workspace
+from journeys import Journeys
+
+
+def _resolve(ws: Workspace) -> tuple[dict[tuple[str, str], str], list[dict[str, object]]]:
+    engine: Engine = connect(ws)
+    try:
+        graph = resolve(engine, ws.settings)
+        ids = {
+            (r["kind"], r["value"]): r["contact_id"]
+            for r in engine.to_arrow(graph.identities).to_pylist()
+        }
+        conflicts = engine.to_arrow(graph.conflicts.order_by(["kind", "value"])).to_pylist()
+    finally:
+        engine.close()
+    return ids, conflicts
+
+
+def chain_journeys() -> Journeys:
+    """anonymous visit → identify → alias to a new userId → second device with the email."""
+    j = Journeys()
+    j.page(anonymous_id="a1", at=0)
+    j.identify(anonymous_id="a1", user_id="u1", traits={"email": "Ann@X.com"}, at=1)
+    j.alias("u1", "u1-new", at=2)
+    j.page(anonymous_id="a2", at=3)
+    j.identify(anonymous_id="a2", traits={"email": " ann@x.com"}, at=4)  # form fill, no userId
+    j.alias("a3", "u1-new", at=5)  # an id only ever seen in the alias call
+    return j
+
+
+def test_anonymous_identified_aliased_email_chain(tmp_path: Path) -> None:
+    """Every id in the chain resolves to one contact, named by the newest userId."""
+    ws = make_workspace(tmp_path / "ws")
+    ingest_files(ws, [chain_journeys().write(tmp_path / "e.jsonl")])
+    ids, conflicts = _resolve(ws)
+    assert ids == {
+        ("anonymous_id", "a1"): "u1-new",
+        ("anonymous_id", "a2"): "u1-new",
+        ("anonymous_id", "a3"): "u1-new",
+        ("user_id", "u1"): "u1-new",
+        ("user_id", "u1-new"): "u1-new",
+        ("email", "ann@x.com"): "u1-new",
+    }
+    assert conflicts == []
+
+
+def test_two_people_are_not_merged_through_a_shared_device_or_email(tmp_path: Path) -> None:
+    """A shared anonymousId stays with its first person; a shared email merges nobody."""
+    ws = make_workspace(tmp_path / "ws")
+    j = Journeys()
+    j.identify(anonymous_id="kiosk", user_id="ann", traits={"email": "ann@x.com"}, at=0)
+    j.identify(anonymous_id="kiosk", user_id="bob", traits={"email": "bob@x.com"}, at=1)
+    j.identify(user_id="cat", traits={"email": "bob@x.com"}, at=2)
+    ingest_files(ws, [j.write(tmp_path / "e.jsonl")])
+    ids, conflicts = _resolve(ws)
+    assert ids[("anonymous_id", "kiosk")] == "ann"
+    assert ids[("user_id", "bob")] == "bob" and ids[("user_id", "cat")] == "cat"
+    assert ids[("email", "bob@x.com")] == "bob"  # the first to have it
+    assert [
+        (c["kind"], c["value"], c["kept_contact"], c["refused_contact"]) for c in conflicts
+    ] == [
+        ("anonymous_id", "kiosk", "ann", "bob"),
+        ("email", "bob@x.com", "bob", "cat"),
+    ]
+    assert all(c["reason"] for c in conflicts)
+
+
+def test_email_merge_when_configured_and_forced_merges(tmp_path: Path) -> None:
+    """merge_identified_on_email joins people with one email; force_merge joins named ids."""
+    ws = make_workspace(
+        tmp_path / "ws",
+        '[identity]\nmerge_identified_on_email = true\nforce_merge = [["dan", "eve"]]\n',
+    )
+    j = Journeys()
+    j.identify(user_id="bob", traits={"email": "bob@x.com"}, at=0)
+    j.identify(user_id="cat", traits={"email": "bob@x.com"}, at=1)
+    j.track("A", user_id="dan", at=2)
+    j.track("B", user_id="eve", at=3)
+    ingest_files(ws, [j.write(tmp_path / "e.jsonl")])
+    ids, conflicts = _resolve(ws)
+    assert ids[("user_id", "bob")] == ids[("user_id", "cat")]
+    assert ids[("user_id", "dan")] == ids[("user_id", "eve")]
+    assert conflicts == []
+
+
+def test_anonymous_only_people(tmp_path: Path) -> None:
+    """Anonymous ids with one email are one contact; without email each is its own."""
+    ws = make_workspace(tmp_path / "ws")
+    j = Journeys()
+    j.identify(anonymous_id="x1", traits={"email": "zed@y.com"}, at=0)
+    j.identify(anonymous_id="x2", traits={"email": "ZED@y.com"}, at=1)
+    j.page(anonymous_id="x3", at=2)
+    ingest_files(ws, [j.write(tmp_path / "e.jsonl")])
+    ids, _ = _resolve(ws)
+    assert ids[("anonymous_id", "x1")] == ids[("anonymous_id", "x2")] == "email:zed@y.com"
+    assert ids[("anonymous_id", "x3")] == "anon:x3"
+
+
+def test_junk_ids_never_join_people(tmp_path: Path) -> None:
+    """Placeholder userIds configured after landing still never stitch two visitors."""
+    ws = make_workspace(tmp_path / "ws", '[identity]\njunk_ids = ["guest-user"]\n')
+    j = Journeys()
+    j.identify(anonymous_id="p1", user_id="guest-user", at=0)
+    j.identify(anonymous_id="p2", user_id="guest-user", at=1)
+    ingest_files(ws, [j.write(tmp_path / "e.jsonl")])
+    ids, _ = _resolve(ws)
+    assert ids[("anonymous_id", "p1")] == "anon:p1" and ids[("anonymous_id", "p2")] == "anon:p2"
+    assert ("user_id", "guest-user") not in ids
