@@ -70,7 +70,7 @@ def main() -> None:
     except ClientelaError as exc:
         if _state["debug"]:
             raise
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except typer.Abort:
         err_console.print("aborted")
@@ -88,6 +88,7 @@ def main() -> None:
         err_console.print(
             f"[bold red]error:[/] {type(exc).__name__}: {exc} (run with --debug for details)",
             highlight=False,
+            soft_wrap=True,
         )
         sys.exit(1)
 

@@ -1,0 +1,84 @@
+"""The command line as a user meets it: init, ingest, import, run, show, quarantine, errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from journeys import Journeys
+from typer.testing import CliRunner
+
+from clientela.cli import app
+
+runner = CliRunner()
+
+
+def clientela(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the real entry point in a child process (exit codes and stderr as a user sees)."""
+    return subprocess.run(
+        [sys.executable, "-c", "from clientela.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_full_flow(tmp_path: Path) -> None:
+    """init → ingest → import → run → contacts show/list → quarantine list/show."""
+    ws = tmp_path / "ws"
+    assert runner.invoke(app, ["init", str(ws)]).exit_code == 0
+    j = Journeys()
+    j.page(anonymous_id="a1", properties={"path": "/pricing"})
+    j.identify(anonymous_id="a1", user_id="u1", traits={"email": "ann@acme.io", "title": "CTO"})
+    j.track("Webinar Attended", user_id="u1")
+    j.raw("this is not json")
+    events = j.write(tmp_path / "e.jsonl")
+    result = runner.invoke(app, ["ingest", str(events), "-w", str(ws)])
+    assert result.exit_code == 0, result.output
+    assert "accepted 3" in result.output and "quarantined 1" in result.output
+    crm = tmp_path / "crm.csv"
+    crm.write_text("Contact ID,Email Address,Job Title\nu1,ann@acme.io,CTO\n")
+    result = runner.invoke(app, ["import", "contacts", str(crm), "-w", str(ws)])
+    assert result.exit_code == 0 and "accepted 1" in result.output
+    result = runner.invoke(app, ["run", "-w", str(ws)])
+    assert result.exit_code == 0, result.output
+    assert "contacts" in result.output
+    result = runner.invoke(app, ["contacts", "show", "ann@acme.io", "-w", str(ws)])
+    assert result.exit_code == 0, result.output
+    assert "u1" in result.output and "Webinar Attended" in result.output and "CTO" in result.output
+    result = runner.invoke(app, ["contacts", "list", "--format", "csv", "-w", str(ws)])
+    assert result.output.splitlines()[0].startswith("contact_id,email")
+    result = runner.invoke(app, ["quarantine", "list", "-w", str(ws)])
+    assert "invalid_json" in result.output and "e.jsonl:4" in result.output
+
+
+def test_errors_are_one_clear_line(tmp_path: Path) -> None:
+    """A user error exits 1 with one sentence on stderr and no traceback."""
+    proc = clientela("contacts", "show", "x", "-w", str(tmp_path))
+    assert proc.returncode == 1
+    assert "not a clientela workspace" in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    ws = tmp_path / "ws"
+    clientela("init", str(ws))
+    proc = clientela("ingest", str(tmp_path / "missing.jsonl"), "-w", str(ws))
+    assert proc.returncode == 1 and "missing.jsonl: no such file or folder" in proc.stderr
+    (ws / "clientela.toml").write_text('[engine]\nkind = "oracle"\n')
+    proc = clientela("run", "-w", str(ws))
+    assert proc.returncode == 1 and "engine.kind" in proc.stderr and "oracle" in proc.stderr
+
+
+def test_help_everywhere() -> None:
+    """Every command answers --help."""
+    for args in (
+        [],
+        ["ingest"],
+        ["import", "contacts"],
+        ["quarantine", "retry"],
+        ["contacts", "show"],
+        ["run"],
+        ["demo-data"],
+        ["demo"],
+    ):
+        result = runner.invoke(app, [*args, "--help"])
+        assert result.exit_code == 0 and "Usage" in result.output, args
