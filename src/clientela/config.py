@@ -67,7 +67,7 @@ class IngestSettings(_Section):
     max_event_bytes: int = Field(default=32 * 1024, gt=0)
     max_batch_bytes: int = Field(default=500 * 1024, gt=0)
     max_batch_events: int = Field(default=2500, gt=0)
-    chunk_bytes: int = Field(default=128 * 1024 * 1024, ge=1024)
+    chunk_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
 
 
 class IdentitySettings(_Section):
@@ -184,7 +184,7 @@ max_event_bytes = 32768
 max_batch_bytes = 512000
 max_batch_events = 2500
 # How much input is landed as one segment file.
-chunk_bytes = 134217728
+chunk_bytes = 67108864
 
 [identity]
 # Ids never treated as a person's id, on top of the built-in list (null, undefined, 0, ...).
