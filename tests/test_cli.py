@@ -6,10 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from journeys import Journeys
 from typer.testing import CliRunner
 
 from clientela.cli import app
+from journeys import Journeys
 
 runner = CliRunner()
 
@@ -82,3 +82,11 @@ def test_help_everywhere() -> None:
     ):
         result = runner.invoke(app, [*args, "--help"])
         assert result.exit_code == 0 and "Usage" in result.output, args
+
+
+def test_demo_runs_end_to_end(tmp_path: Path) -> None:
+    """`clientela demo` generates, lands, imports, runs and shows a contact on a small world."""
+    result = runner.invoke(app, ["demo", str(tmp_path / "demo"), "--contacts", "300"])
+    assert result.exit_code == 0, result.output
+    assert "published" in result.output and "identities" in result.output
+    assert "latest 10 of" in result.output  # a contact's timeline was shown

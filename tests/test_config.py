@@ -25,6 +25,7 @@ def test_default_toml_is_the_defaults(tmp_path: Path) -> None:
         ({"ingest": {"max_event_bytes": -1}}, r"ingest.max_event_bytes' = -1.*greater than 0"),
         ({"engine": {"kindd": "duckdb"}}, r"engine.kindd.*no such setting"),
         ({"identity": {"merge_identified_on_email": "maybe"}}, r"merge_identified_on_email"),
+        ({"report": {"timezone": "Mars/Olympus"}}, r"report.timezone' = 'Mars/Olympus'.*IANA"),
     ],
 )
 def test_bad_settings_name_key_value_and_expectation(data: dict[str, object], pattern: str) -> None:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from clientela.errors import ConfigError
 
@@ -115,6 +116,15 @@ class ReportSettings(_Section):
 
     timezone: str = "UTC"
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("an IANA time zone name such as 'Europe/Madrid' or 'UTC'") from None
+        return value
+
 
 class Settings(_Section):
     """All of a workspace's settings."""
@@ -146,7 +156,8 @@ def _expected(err: Any) -> str:
     ctx = err.get("ctx") or {}
     if "expected" in ctx:
         return f"one of {ctx['expected']}"
-    return str(err["msg"]).lower()
+    message = str(err["msg"])
+    return message.removeprefix("Value error, ")
 
 
 def load_settings(path: Path) -> Settings:

@@ -44,7 +44,6 @@ class LandingReport:
     blank: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
     segments: list[Path] = field(default_factory=list)
-    landed_ids: list[str] = field(default_factory=list)
 
     def add(self, other: LandingReport) -> None:
         """Fold another report into this one."""
@@ -60,7 +59,7 @@ class LandingReport:
 class EventLander:
     """Lands chunks of lines into a workspace. Open one per ingest run; it is not thread-safe."""
 
-    def __init__(self, workspace: Workspace, *, keep_landed_ids: bool = False) -> None:
+    def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
         settings = workspace.settings
         self.limits = Limits(
@@ -70,7 +69,6 @@ class EventLander:
         )
         self.junk_ids = settings.identity.all_junk_ids()
         self.ingest_id = uuid.uuid4().hex
-        self.keep_landed_ids = keep_landed_ids
         self.con: Any = scratch_duckdb(settings.engine.threads, settings.engine.memory_limit)
         workspace.clean_tmp()
         self._load_seen()
@@ -190,10 +188,6 @@ class EventLander:
                 )
             report.segments.append(target)
             con.execute(f"INSERT INTO seen SELECT message_hash FROM ({kept_sql})")
-            if self.keep_landed_ids:
-                report.landed_ids = [
-                    r[0] for r in con.execute(f"SELECT message_id FROM ({kept_sql})").fetchall()
-                ]
 
     def _quarantine(self, report: LandingReport, now: str) -> None:
         con = self.con

@@ -276,7 +276,8 @@ FROM (
     output = f"""
 CREATE OR REPLACE TEMP TABLE {target} AS
 SELECT
-    message_id, (hash(message_id) >> 1)::BIGINT AS message_hash, call_type AS type, event, name, user_id, anonymous_id, previous_id, group_id,
+    message_id, (hash(message_id) >> 1)::BIGINT AS message_hash, call_type AS type,
+    event, name, user_id, anonymous_id, previous_id, group_id,
     CASE WHEN reason IS NULL AND call_type <> 'group' AND traits IS NOT NULL
               AND contains(traits, '"email"')
               AND json_type(traits, '$.email') = 'VARCHAR'

@@ -1,0 +1,1 @@
+"""Landing: files and CRM exports in, immutable segments and quarantine out."""
