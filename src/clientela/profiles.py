@@ -55,63 +55,20 @@ def build(engine: Engine, settings: Settings, graph: IdentityGraph) -> Profiles:
     )
     crm_rows = engine.cache(crm_rows)
 
-    # Traits: latest value per (contact, trait); blank values never overwrite.
-    event_traits = engine.json_entries(
-        contact_events.filter((_.type == "identify") & _.traits.notnull()).select(
-            "contact_id", "timestamp", "traits"
-        ),
-        "traits",
-        ["contact_id", "timestamp"],
-    ).select(
-        contact_id=_.contact_id,
-        trait=_.key,
-        value=_.value,
-        updated_at=_.timestamp,
-        source=ibis.literal("event"),
-    )
-    crm_traits = engine.json_entries(
-        crm_rows.select("contact_id", "imported_at", "traits"),
-        "traits",
-        ["contact_id", "imported_at"],
-    ).select(
-        contact_id=_.contact_id,
-        trait=_.key,
-        value=_.value,
-        updated_at=_.imported_at,
-        source=ibis.literal("crm"),
-    )
-    contact_traits = _latest_per(
-        event_traits.union(crm_traits).filter(_.value.notnull() & (_.value.strip() != "")),
-        ["contact_id", "trait"],
+    # Traits: latest value per (contact, trait) from identify calls and CRM rows.
+    identifies = contact_events.filter((_.type == "identify") & _.traits.notnull())
+    contact_traits = _latest_traits(
+        "contact_id",
+        _trait_rows(engine, identifies, "contact_id", "contact_id", "timestamp", "event"),
+        _trait_rows(engine, crm_rows, "contact_id", "contact_id", "imported_at", "crm"),
     )
 
     # Accounts: group calls and CRM rows.
     group_calls = contact_events.filter((_.type == "group") & _.group_id.notnull())
-    group_traits = engine.json_entries(
-        group_calls.select("group_id", "timestamp", "traits"),
-        "traits",
-        ["group_id", "timestamp"],
-    ).select(
-        account_id=_.group_id,
-        trait=_.key,
-        value=_.value,
-        updated_at=_.timestamp,
-        source=ibis.literal("event"),
-    )
-    crm_account_traits = engine.json_entries(
-        crm_accounts.select("account_id", "imported_at", "traits"),
-        "traits",
-        ["account_id", "imported_at"],
-    ).select(
-        account_id=_.account_id,
-        trait=_.key,
-        value=_.value,
-        updated_at=_.imported_at,
-        source=ibis.literal("crm"),
-    )
-    account_traits = _latest_per(
-        group_traits.union(crm_account_traits).filter(_.value.notnull() & (_.value.strip() != "")),
-        ["account_id", "trait"],
+    account_traits = _latest_traits(
+        "account_id",
+        _trait_rows(engine, group_calls, "group_id", "account_id", "timestamp", "event"),
+        _trait_rows(engine, crm_accounts, "account_id", "account_id", "imported_at", "crm"),
     )
     account_traits = engine.cache(account_traits)
     crm_account_latest = _latest_per(
@@ -241,6 +198,28 @@ def build(engine: Engine, settings: Settings, graph: IdentityGraph) -> Profiles:
         account_traits=account_traits,
         memberships=memberships.mutate(reasons=_.reasons.sort().join(", ")),
     )
+
+
+def _trait_rows(
+    engine: Engine, table: ir.Table, key: str, key_as: str, time: str, source: str
+) -> ir.Table:
+    """One row per trait of each row's ``traits`` JSON: key, trait, value, updated_at, source."""
+    entries = engine.json_entries(table.select(key, time, "traits"), "traits", [key, time])
+    return entries.select(
+        **{key_as: entries[key]},
+        trait=entries.key,
+        value=entries.value,
+        updated_at=entries[time],
+        source=ibis.literal(source),
+    )
+
+
+def _latest_traits(key: str, *sources: ir.Table) -> ir.Table:
+    """The latest value of each trait per ``key``; blank values never overwrite a known one."""
+    rows = sources[0]
+    for more in sources[1:]:
+        rows = rows.union(more)
+    return _latest_per(rows.filter(_.value.notnull() & (_.value.strip() != "")), [key, "trait"])
 
 
 def _latest_per(table: ir.Table, keys: list[str]) -> ir.Table:
