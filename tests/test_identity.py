@@ -116,3 +116,27 @@ def test_junk_ids_never_join_people(tmp_path: Path) -> None:
     ids, _ = _resolve(ws)
     assert ids[("anonymous_id", "p1")] == "anon:p1" and ids[("anonymous_id", "p2")] == "anon:p2"
     assert ("user_id", "guest-user") not in ids
+
+
+def test_demo_world_resolves_to_exactly_its_people(tmp_path: Path) -> None:
+    """On the generated world every true person is one contact, and no contact is two people."""
+    import csv
+
+    from clientela.datasets.demo import DemoSpec, generate
+    from clientela.ingest.crm import import_file
+
+    world = tmp_path / "world"
+    generate(world, DemoSpec(contacts=300, seed=11))
+    ws = make_workspace(tmp_path / "ws")
+    ingest_files(ws, [world / "events"])
+    import_file(ws, "contacts", world / "crm" / "contacts.csv")
+    ids, _ = _resolve(ws)
+    with (world / "truth.csv").open() as fh:
+        truth = list(csv.DictReader(fh))
+    people = {
+        ids.get(("user_id", row["contact_key"])) or ids.get(("anonymous_id", row["contact_key"]))
+        for row in truth
+    }
+    assert None not in people
+    assert len(people) == len(truth) == 300
+    assert len(set(ids.values())) == 300  # no contacts beyond the true people

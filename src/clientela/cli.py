@@ -284,6 +284,15 @@ def quarantine_list(
         console.print(f"… {len(rows) - limit:,} more (use --limit, --reason, --source)")
 
 
+def _when(value: Any) -> str:
+    """A time as 'YYYY-MM-DD HH:MM:SS' (UTC), or '-' when unknown."""
+    if value is None:
+        return "-"
+    if hasattr(value, "strftime"):
+        return str(value.strftime("%Y-%m-%d %H:%M:%S"))
+    return str(value)
+
+
 def _where(row: dict[str, Any]) -> str:
     item = f" item {row['item']}" if row.get("item") is not None else ""
     return f"{row['source']}:{row['line']}{item}"
@@ -303,7 +312,7 @@ def quarantine_show(
     console.print(f"[bold]where[/]   {_where(row)}")
     console.print(f"[bold]reason[/]  {row['reason']} (field: {row.get('field') or '-'})")
     console.print(f"[bold]detail[/]  {row['detail']}")
-    console.print(f"[bold]when[/]    {row['quarantined_at']}")
+    console.print(f"[bold]when[/]    {_when(row['quarantined_at'])}")
     raw = bytes(row["raw"] or b"")
     text = raw.decode("utf-8", errors="backslashreplace")
     console.print("[bold]raw[/]", highlight=False)
@@ -434,21 +443,22 @@ def contacts_show(
 
     console.print(f"[bold]{cid}[/]  {profile.get('email') or ''}")
     console.print(
-        f"first seen {profile.get('first_seen')}  last seen {profile.get('last_seen')}  "
+        f"first seen {_when(profile.get('first_seen'))}  "
+        f"last seen {_when(profile.get('last_seen'))}  "
         f"events {total:,}  identified {profile.get('identified')}  in CRM {profile.get('in_crm')}"
     )
     idt = Table(title="identities")
     for col in ("kind", "value", "first seen", "last seen"):
         idt.add_column(col)
     for i in mine:
-        idt.add_row(i["kind"], i["value"], str(i["first_seen"]), str(i["last_seen"]))
+        idt.add_row(i["kind"], i["value"], _when(i["first_seen"]), _when(i["last_seen"]))
     console.print(idt)
     if traits:
         tt = Table(title="traits (latest value wins)")
         for col in ("trait", "value", "updated", "from"):
             tt.add_column(col, overflow="fold")
         for t in traits:
-            tt.add_row(t["trait"], t["value"], str(t["updated_at"]), t["source"])
+            tt.add_row(t["trait"], t["value"], _when(t["updated_at"]), t["source"])
         console.print(tt)
     if account:
         console.print(
@@ -456,7 +466,7 @@ def contacts_show(
             f"({account.get('domain') or 'no domain'}, {account.get('members', 0)} members)"
         )
     for m in members:
-        console.print(f"  member of {m['account_id']} since {m['since']} ({m['reasons']})")
+        console.print(f"  member of {m['account_id']} since {_when(m['since'])} ({m['reasons']})")
     for c in conflicts:
         console.print(
             f"[yellow]refused merge[/] {c['kind']} {c['value']}: kept with {c['kept_contact']}, "
@@ -469,7 +479,7 @@ def contacts_show(
         what = e["event"] or e["name"] or ""
         props = e["properties"] or ""
         tl.add_row(
-            str(e["timestamp"]), e["type"], what, props[:80] + ("…" if len(props) > 80 else "")
+            _when(e["timestamp"]), e["type"], what, props[:80] + ("…" if len(props) > 80 else "")
         )
     console.print(tl)
 
