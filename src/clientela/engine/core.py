@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import uuid
@@ -50,7 +49,6 @@ class Engine:
     backend: Any
     kind: str
     _tables: dict[str, ir.Table] = field(default_factory=dict)
-    _cached: list[ir.Table] = field(default_factory=list)
 
     def landed(self, name: str) -> ir.Table:
         """The landed table ``events``, ``contacts`` or ``accounts``; empty when nothing landed."""
@@ -67,6 +65,11 @@ class Engine:
         files = [str(p) for p in self.workspace.segments(folder)]
         table_schema = schema.LANDED_SCHEMAS[name]
         if not files:
+            if self.kind == "spark":
+                # Ibis's Spark backend has no temporary tables; going through Spark gives the
+                # column types Spark gives landed Parquet, so unions with other tables match.
+                empty = ibis.schema(table_schema).to_pyarrow().empty_table()
+                return self.cache(ibis.memtable(empty))
             return self.backend.create_table(
                 f"empty_{name}", schema=ibis.schema(table_schema), temp=True, overwrite=True
             )
@@ -82,6 +85,7 @@ class Engine:
         Ibis has no portable way to explode a JSON object, so each engine gets its own SQL
         with the same meaning. Rows whose column is not an object give no rows.
         """
+        self._register_memtables(table)
         inner = self.backend.compile(table)
         cols = ", ".join(f"`{c}`" if self.kind == "spark" else f'"{c}"' for c in keep)
         if self.kind == "spark":
@@ -137,19 +141,27 @@ class Engine:
         return self._tables[key]
 
     def cache(self, expr: ir.Table) -> ir.Table:
-        """Compute a table once and keep it for the rest of this run."""
+        """Compute a table once and keep it for the rest of this run, under a fresh name.
+
+        (Ibis's own ``cache()`` shares one table between equal expressions and drops it when
+        either is garbage-collected, which broke runs on empty workspaces.)
+        """
+        name = f"clientela_cache_{uuid.uuid4().hex}"
         if self.kind == "spark":
             # Spark's cache() keeps the whole lineage, and plans built from many reused
             # pieces grow until the driver runs out of memory printing them. A local
             # checkpoint computes the table once and starts a fresh, flat lineage.
+            self._register_memtables(expr)
             session = self.backend._session
             frame = session.sql(str(self.backend.compile(expr))).localCheckpoint(eager=True)
-            name = f"clientela_cache_{uuid.uuid4().hex}"
             frame.createOrReplaceTempView(name)
             return self.backend.table(name)
-        cached = expr.cache()
-        self._cached.append(cached)
-        return cached
+        return self.backend.create_table(name, expr, temp=True)
+
+    def _register_memtables(self, expr: ir.Expr) -> None:
+        """In-memory tables inside ``expr`` must exist in the engine before its SQL is run by
+        hand (Ibis registers them itself only when it runs an expression)."""
+        self.backend._run_pre_execute_hooks(expr)
 
     def to_arrow(self, expr: ir.Expr) -> pa.Table:
         """Run an expression and return its rows."""
@@ -161,11 +173,6 @@ class Engine:
 
     def close(self) -> None:
         """Release the backend (DuckDB file lock)."""
-        # Drop cached tables while the connection is still open (else their finalizers fail).
-        for cached in self._cached:
-            with contextlib.suppress(Exception):  # a table already dropped is fine
-                cached.release()
-        self._cached.clear()
         if self.kind == "spark":
             return  # the Spark session is shared by the process; stopping it is the owner's job
         disconnect = getattr(self.backend, "disconnect", None)
