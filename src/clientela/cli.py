@@ -110,7 +110,7 @@ def _engine(path: Path | None, kind: str | None = None) -> Iterator[Any]:
         engine.close()
 
 
-def _bytes_progress(total: int, label: str) -> Progress:
+def _bytes_progress(label: str) -> Progress:
     return Progress(
         TextColumn(f"[bold]{label}"),
         BarColumn(),
@@ -148,7 +148,7 @@ def ingest(
     ws = _workspace(workspace)
     started = time.perf_counter()
     total = total_bytes(paths)
-    with _bytes_progress(total, "landing") as progress:
+    with _bytes_progress("landing") as progress:
         task = progress.add_task("landing", total=total)
         report = ingest_files(ws, paths, on_bytes=lambda n: progress.advance(task, n))
     seconds = time.perf_counter() - started

@@ -71,14 +71,7 @@ def resolve(engine: Engine, settings: Settings) -> IdentityGraph:
     )
 
     # Every userId with when it was first and last seen.
-    user_seen = (
-        ev.filter(_.user_id.notnull())
-        .select("user_id", "ts")
-        .union(crm_ids.filter(_.user_id.notnull()).select("user_id", "ts"))
-        .group_by("user_id")
-        .aggregate(first_seen=_.ts.min(), last_seen=_.ts.max())
-    )
-    user_seen = engine.cache(user_seen)
+    user_seen = engine.cache(_first_last_seen("user_id", ev, crm_ids))
 
     aliases = ev.filter((_.type == "alias") & _.user_id.notnull() & _.previous_id.notnull())
     # alias previousId → userId where previousId is itself a userId: one person, two names.
@@ -205,13 +198,7 @@ def resolve(engine: Engine, settings: Settings) -> IdentityGraph:
         first_seen=_.first_seen,
         last_seen=_.last_seen,
     )
-    all_emails = (
-        ev.filter(_.email.notnull())
-        .select("email", "ts")
-        .union(crm_ids.filter(_.email.notnull()).select("email", "ts"))
-        .group_by("email")
-        .aggregate(first_seen=_.ts.min(), last_seen=_.ts.max())
-    )
+    all_emails = _first_last_seen("email", ev, crm_ids)
     email_rows = all_emails.left_join(
         email_owner.select(email=_.email, owner=_.contact_id), "email"
     ).select(
@@ -246,6 +233,16 @@ def resolve(engine: Engine, settings: Settings) -> IdentityGraph:
         )
     )
     return IdentityGraph(identities=identities, conflicts=conflicts)
+
+
+def _first_last_seen(column: str, *sources: ir.Table) -> ir.Table:
+    """Every non-null value of ``column`` in the sources (each with a ``ts`` column), with
+    when it was first and last seen."""
+    rows = [s.filter(s[column].notnull()).select(column, "ts") for s in sources]
+    union = rows[0]
+    for more in rows[1:]:
+        union = union.union(more)
+    return union.group_by(column).aggregate(first_seen=_.ts.min(), last_seen=_.ts.max())
 
 
 def _first_per(table: ir.Table, key: str, value: str) -> ir.Table:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gzip
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import BinaryIO, cast
@@ -190,7 +190,11 @@ def lines_table(
     try:
         raw.validate(full=True)
     except pa.ArrowInvalid:
-        raw, bad_bytes = _split_invalid_utf8(data.tobytes(), starts, stops)
+        # Slow path, only for a chunk with bad bytes: decode line by line.
+        body = data.tobytes()
+        raw, bad_bytes = text_or_bytes(
+            body[start:stop] for start, stop in zip(starts.tolist(), stops.tolist(), strict=True)
+        )
     lines = pa.array(np.arange(first_line, first_line + count, dtype=np.int64))
     return pa.table(
         [
@@ -206,14 +210,12 @@ def lines_table(
     )
 
 
-def _split_invalid_utf8(
-    body: bytes, starts: np.ndarray, stops: np.ndarray
-) -> tuple[pa.Array, pa.Array]:
-    """Slow path for a chunk with bad bytes: text where it decodes, bytes where it does not."""
+def text_or_bytes(pieces: Iterable[bytes]) -> tuple[pa.Array, pa.Array]:
+    """The ``raw`` and ``bad_bytes`` columns for lines: text where a line decodes as UTF-8,
+    else NULL text and the line's exact bytes."""
     texts: list[str | None] = []
     blobs: list[bytes | None] = []
-    for start, stop in zip(starts.tolist(), stops.tolist(), strict=True):
-        piece = body[start:stop]
+    for piece in pieces:
         try:
             texts.append(piece.decode("utf-8"))
             blobs.append(None)

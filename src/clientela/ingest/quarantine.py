@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import ibis
 import pyarrow as pa
 
 from clientela.engine import scratch_duckdb
 from clientela.errors import NotFoundError
-from clientela.ingest.files import LINES_SCHEMA
+from clientela.ingest.files import LINES_SCHEMA, text_or_bytes
 from clientela.ingest.lander import EventLander, LandingReport
+from clientela.schema import QUARANTINE
 from clientela.workspace import Workspace, new_segment_name
 
 RESOLVED_PREFIX = "resolved-"
@@ -78,12 +80,7 @@ def open_records(workspace: Workspace, flt: QuarantineFilter | None = None) -> p
     con = scratch_duckdb()
     try:
         if not sql:
-            return pa.table(
-                {
-                    c: pa.array([], pa.string())
-                    for c in ("quarantine_id", "kind", "source", "reason", "detail")
-                }
-            )
+            return ibis.schema(QUARANTINE).to_pyarrow().empty_table()
         return con.execute(sql, params).to_arrow_table()
     finally:
         con.close()
@@ -145,23 +142,14 @@ def retry(workspace: Workspace, flt: QuarantineFilter | None = None) -> RetryRep
             skipped[r["kind"]] = skipped.get(r["kind"], 0) + 1
     if not events:
         return RetryReport(0, LandingReport(), skipped)
-    texts: list[str | None] = []
-    blobs: list[bytes | None] = []
-    for r in events:
-        raw = bytes(r["raw"] or b"")
-        try:
-            texts.append(raw.decode("utf-8"))
-            blobs.append(None)
-        except UnicodeDecodeError:
-            texts.append(None)
-            blobs.append(raw)
+    texts, blobs = text_or_bytes(bytes(r["raw"] or b"") for r in events)
     lines = pa.table(
         [
             pa.array([r["source"] for r in events], pa.string()),
             pa.array([r["line"] for r in events], pa.int64()),
             pa.array([r["item"] for r in events], pa.int32()),
-            pa.array(texts, pa.string_view()),
-            pa.array(blobs, pa.large_binary()),
+            texts,
+            blobs,
         ],
         schema=LINES_SCHEMA,
     )
