@@ -6,12 +6,21 @@ Every setting has a default, so an empty file is a valid workspace. A wrong sett
 
 from __future__ import annotations
 
+import re
 import tomllib
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from clientela.errors import ConfigError
 
@@ -126,6 +135,476 @@ class ReportSettings(_Section):
         return value
 
 
+# --------------------------------------------------------------------------------------------
+# Scoring models: fit rules, engagement signals, grade cut-offs
+# --------------------------------------------------------------------------------------------
+
+FitOp = Literal["equals", "in", "range", "regex", "missing", "present", "years_since"]
+PRESETS: tuple[str, ...] = ("b2b", "b2c")
+STAGE_PRESETS: tuple[str, ...] = ("relationship", "journey")
+# Keys of JSON payloads a signal may test: plain names, dotted for nesting (no quoting needed).
+_JSON_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+def _check_regex(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"a valid regular expression ({exc})") from None
+    return value
+
+
+class FitRule(_Section):
+    """Points for a contact (or its account) whose trait passes a test. Fit never decays.
+
+    ``trait`` names a contact trait (``age``), an account trait (``account.employees``), or
+    several alternatives separated by ``|`` (the first one present is tested).
+    """
+
+    name: str = Field(min_length=1)
+    trait: str = Field(min_length=1)
+    op: FitOp = "equals"
+    value: str | float | bool | None = None
+    values: list[str | float | bool] = Field(default_factory=list)
+    min: float | None = None
+    max: float | None = None
+    pattern: str | None = None
+    points: float
+
+    @field_validator("pattern")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        return _check_regex(value)
+
+    @model_validator(mode="after")
+    def _needs(self) -> FitRule:
+        need = {
+            "equals": self.value is not None,
+            "in": bool(self.values),
+            "range": self.min is not None or self.max is not None,
+            "years_since": self.min is not None or self.max is not None,
+            "regex": self.pattern is not None,
+            "missing": True,
+            "present": True,
+        }[self.op]
+        if not need:
+            what = {
+                "equals": "'value'",
+                "in": "a non-empty 'values' list",
+                "range": "'min' and/or 'max'",
+                "years_since": "'min' and/or 'max' (years)",
+                "regex": "'pattern'",
+            }[self.op]
+            raise ValueError(f"rule '{self.name}' with op '{self.op}' needs {what}")
+        return self
+
+    @property
+    def alternatives(self) -> list[tuple[str, str]]:
+        """(scope, trait) pairs, scope 'contact' or 'account', in order of preference."""
+        out = []
+        for part in self.trait.split("|"):
+            name = part.strip()
+            if name.startswith("account."):
+                out.append(("account", name.removeprefix("account.")))
+            else:
+                out.append(("contact", name.removeprefix("contact.")))
+        return out
+
+    @property
+    def on_account_only(self) -> bool:
+        return all(scope == "account" for scope, _ in self.alternatives)
+
+
+SignalType = Literal["track", "page", "screen", "identify", "group"]
+
+
+class Signal(_Section):
+    """A scored kind of event: which events, how many points, how fast they fade, caps."""
+
+    name: str = Field(min_length=1)
+    type: SignalType = "track"
+    event: list[str] = Field(default_factory=list)
+    """Track event names (any of them); for page/screen calls, page or screen names."""
+    path: str | None = None
+    """For page calls: a regular expression the page path must match (e.g. '^/pricing')."""
+    where: dict[str, str | float | bool | list[str | float | bool]] = Field(default_factory=dict)
+    """Property tests: the property's text equals the value (or one of a list)."""
+    channel: str | None = None
+    """context.channel must equal this ('web', 'mobile', 'server', ...)."""
+    points: float
+    half_life_days: float = Field(gt=0)
+    cap_per_day: float | None = Field(default=None, gt=0)
+    cap_total: float | None = Field(default=None, gt=0)
+
+    @field_validator("path")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        return _check_regex(value)
+
+    @field_validator("event", mode="before")
+    @classmethod
+    def _event_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("where")
+    @classmethod
+    def _keys(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key in value:
+            if not _JSON_KEY.match(key):
+                raise ValueError(f"property names like 'plan' or 'order.total', not {key!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _needs(self) -> Signal:
+        if self.type == "track" and not self.event:
+            raise ValueError(f"signal '{self.name}' is a track signal and needs 'event'")
+        if self.path is not None and self.type != "page":
+            raise ValueError(f"signal '{self.name}': 'path' applies to type = 'page' only")
+        return self
+
+
+class LetterCutoffs(_Section):
+    """Lowest fit score of each letter; below ``C`` is ``D``."""
+
+    A: float = 70
+    B: float = 45
+    C: float = 20
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LetterCutoffs:
+        if not self.A > self.B > self.C:
+            raise ValueError("cut-offs with A > B > C")
+        return self
+
+
+class DigitCutoffs(_Section):
+    """Lowest engagement score of each digit; below ``3`` is ``4``."""
+
+    one: float = Field(default=60, alias="1")
+    two: float = Field(default=35, alias="2")
+    three: float = Field(default=15, alias="3")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DigitCutoffs:
+        if not self.one > self.two > self.three:
+            raise ValueError("cut-offs with 1 > 2 > 3")
+        return self
+
+
+class ModelSettings(_Section):
+    """One scoring model (a workspace may have several, e.g. one per product line).
+
+    ``preset = "b2b"`` or ``"b2c"`` takes the shipped model; any key given here replaces the
+    preset's (``clientela init --preset b2b`` writes a preset out in full, to edit).
+    """
+
+    preset: Literal["b2b", "b2c"] | None = None
+    applies_to: Literal["all", "with_account", "without_account"] = "all"
+    fit: list[FitRule] = Field(default_factory=list)
+    signals: list[Signal] = Field(default_factory=list)
+    fit_cutoffs: LetterCutoffs = Field(default_factory=LetterCutoffs)
+    engagement_cutoffs: DigitCutoffs = Field(default_factory=DigitCutoffs)
+    saturation: float = Field(default=40.0, gt=0)
+    """Raw engagement points that map to 50 on the 0-100 scale (every further
+    ``saturation`` points halves the remaining distance to 100)."""
+    account_rollup: Literal["sum", "mean", "max", "top_k"] = "top_k"
+    top_k: int = Field(default=3, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_preset(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("preset"):
+            name = data["preset"]
+            if name not in PRESETS:
+                return data  # the Literal check reports it
+            merged = dict(load_preset(name))
+            merged.update(data)
+            return merged
+        return data
+
+    @model_validator(mode="after")
+    def _unique(self) -> ModelSettings:
+        for kind, items in (("fit rule", self.fit), ("signal", self.signals)):
+            names = [i.name for i in items]
+            dup = {n for n in names if names.count(n) > 1}
+            if dup:
+                raise ValueError(f"unique {kind} names (repeated: {', '.join(sorted(dup))})")
+        if not self.fit and not self.signals:
+            raise ValueError("at least one fit rule or signal (or a preset)")
+        return self
+
+
+def load_preset(name: str) -> dict[str, Any]:
+    """The shipped scoring model ``name`` ('b2b' or 'b2c') as a settings dict."""
+    text = resources.files("clientela").joinpath(f"presets/{name}.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
+def preset_text(name: str) -> str:
+    """The TOML text of a shipped preset (scoring model or stage machine)."""
+    return resources.files("clientela").joinpath(f"presets/{name}.toml").read_text("utf-8")
+
+
+def model_toml(name: str, preset: str, applies_to: str | None = None) -> str:
+    """A shipped preset written out in full as ``[models.NAME]``, ready to edit."""
+    out: list[str] = []
+    opened = False
+    for line in preset_text(preset).splitlines():
+        stripped = line.strip()
+        if applies_to is not None and stripped.startswith("applies_to"):
+            line = f'applies_to = "{applies_to}"'
+            stripped = line
+        if stripped.startswith("[[") or (
+            stripped.startswith("[") and not stripped.startswith('["')
+        ):
+            if not opened:
+                out.append(f"[models.{name}]")
+                opened = True
+            inner = stripped.strip("[]")
+            bracket = "[[" if stripped.startswith("[[") else "["
+            close = "]]" if bracket == "[[" else "]"
+            rest = stripped[stripped.index(close) + len(close) :]
+            out.append(f"{bracket}models.{name}.{inner}{close}{rest}")
+            continue
+        if not opened and stripped and not stripped.startswith("#"):
+            out.append(f"[models.{name}]")
+            opened = True
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def _default_models() -> dict[str, ModelSettings]:
+    return {
+        "b2b": ModelSettings.model_validate({"preset": "b2b", "applies_to": "with_account"}),
+        "b2c": ModelSettings.model_validate({"preset": "b2c", "applies_to": "without_account"}),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Audience classes
+# --------------------------------------------------------------------------------------------
+
+NON_BUYER_CLASSES: tuple[str, ...] = (
+    "bot",
+    "employee",
+    "competitor",
+    "vendor",
+    "student",
+    "job_seeker",
+)
+"""Non-buyer classes in priority order: a contact with evidence for two gets the first."""
+
+Policy = Literal["exclude", "demote"]
+
+
+def _all_excluded() -> dict[str, Policy]:
+    return {c: "exclude" for c in NON_BUYER_CLASSES}
+
+
+class AudienceSettings(_Section):
+    """How non-buyers are recognised, and what happens to them."""
+
+    own_domains: list[str] = Field(default_factory=list)
+    competitor_domains: list[str] = Field(default_factory=list)
+    competitor_names: list[str] = Field(default_factory=list)
+    vendor_domains: list[str] = Field(default_factory=list)
+    academic_domains: list[str] = Field(
+        default_factory=lambda: [".edu", ".ac.uk", ".edu.es", ".edu.au", ".ac.jp", ".edu.mx"]
+    )
+    student_pattern: str = r"\b(student|estudiante|alumn[oa]|undergraduate|pupil)\b"
+    """Matched (case-insensitive) against occupation and job-title traits."""
+    job_events: list[str] = Field(default_factory=lambda: ["Job Application Submitted"])
+    careers_path: str = r"^/(careers|jobs|empleo|trabaja)"
+    careers_share: float = Field(default=0.5, gt=0, le=1)
+    careers_min_pages: int = Field(default=2, ge=1)
+    bot_user_agent: str = (
+        r"(bot|crawl|spider|slurp|headless|python-requests|curl/|wget|scrapy|httpclient"
+        r"|phantomjs|go-http-client|java/)"
+    )
+    burst_seconds: float = Field(default=2.0, gt=0)
+    """Page or screen views this close to the previous one are machine-fast."""
+    burst_events: int = Field(default=5, ge=2)
+    click_seconds: float = Field(default=10.0, gt=0)
+    click_links: int = Field(default=3, ge=2)
+    """This many links of one email clicked within ``click_seconds``: a link scanner."""
+    policy: dict[str, Policy] = Field(default_factory=_all_excluded)
+    demote_points: float = Field(default=40.0, ge=0)
+    routes: dict[str, str] = Field(
+        default_factory=lambda: {
+            "bot": "Suppress: keep out of campaigns and people counts.",
+            "employee": "Internal: no marketing; invite to dogfood and moderate.",
+            "competitor": "No sales follow-up or nurturing; public content only.",
+            "vendor": "Route to procurement and partnerships; no lead nurturing.",
+            "student": "Courteous route: education resources and community; no sales calls.",
+            "job_seeker": "Courteous route: careers news and application status; no sales.",
+        }
+    )
+
+    @field_validator("student_pattern", "careers_path", "bot_user_agent")
+    @classmethod
+    def _regex(cls, value: str) -> str:
+        _check_regex(value)
+        return value
+
+    @field_validator("policy", "routes")
+    @classmethod
+    def _known_classes(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key in value:
+            if key not in NON_BUYER_CLASSES:
+                raise ValueError("keys among " + ", ".join(NON_BUYER_CLASSES))
+        return value
+
+    def policy_of(self, audience_class: str) -> Policy:
+        return self.policy.get(audience_class, "exclude")
+
+
+# --------------------------------------------------------------------------------------------
+# Stage machine
+# --------------------------------------------------------------------------------------------
+
+STAGE_FEATURES: dict[str, str] = {
+    "identified": "1 once the contact gave an id or email (or is in the CRM), else 0",
+    "orders": "purchases so far",
+    "renewals": "subscription renewals so far",
+    "cancels": "cancellations so far",
+    "advocacy": "advocacy events so far (posts, shares, referrals, reviews)",
+    "cancelled": "1 if the last cancellation came after the last purchase or renewal",
+    "days_since_activity": "days since the contact last did something (passive events aside)",
+    "days_since_purchase": "days since the last purchase or renewal",
+    "days_since_order": "days since the last purchase",
+    "days_since_first_purchase": "days since the first purchase (tenure)",
+    "days_since_advocacy": "days since the last advocacy event",
+    "days_since_identified": "days since the contact was first identified",
+    "fit": "the contact's current fit score (0-100; fit does not decay)",
+}
+_CONDITION = re.compile(r"^\s*([a-z_]+)\s*(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d+)?)\s*$")
+
+
+class Condition(BaseModel):
+    """A parsed stage condition such as ``days_since_activity > 90``."""
+
+    model_config = ConfigDict(frozen=True)
+    feature: str
+    op: str
+    number: float
+
+
+def parse_condition(text: str) -> Condition:
+    """Parse ``feature op number``; the error lists the features there are."""
+    match = _CONDITION.match(text)
+    if not match:
+        raise ValueError(
+            f"a condition like 'orders >= 1' or 'days_since_activity > 90', not {text!r}"
+        )
+    feature, op, number = match.groups()
+    if feature not in STAGE_FEATURES:
+        raise ValueError(f"a feature among {', '.join(STAGE_FEATURES)} (not {feature!r})")
+    return Condition(feature=feature, op=op, number=float(number))
+
+
+class StageInfo(_Section):
+    """A stage, with what seed 000 says to do there."""
+
+    name: str = Field(min_length=1)
+    exit: bool = False
+    """Exits (dormant, churned) sit outside the forward funnel."""
+    initiative: str = ""
+    process: str = ""
+    key_indicator: str = ""
+
+
+class StageRule(_Section):
+    """The contact is in ``stage`` while every condition holds (rules are tried in order)."""
+
+    stage: str
+    when: list[str] = Field(default_factory=list)
+    reason: str = ""
+
+    @field_validator("when")
+    @classmethod
+    def _parse(cls, value: list[str]) -> list[str]:
+        for text in value:
+            parse_condition(text)
+        return value
+
+    @property
+    def conditions(self) -> list[Condition]:
+        return [parse_condition(t) for t in self.when]
+
+    def describe(self) -> str:
+        return self.reason or (" and ".join(self.when) if self.when else "default")
+
+
+class StageEvents(_Section):
+    """Which track events feed the stage features."""
+
+    purchase: list[str] = Field(default_factory=lambda: ["Order Completed"])
+    renewal: list[str] = Field(default_factory=lambda: ["Subscription Renewed"])
+    cancel: list[str] = Field(default_factory=lambda: ["Subscription Cancelled"])
+    advocacy: list[str] = Field(
+        default_factory=lambda: ["Post Created", "Post Shared", "Referral Sent", "Review Submitted"]
+    )
+    passive: list[str] = Field(
+        default_factory=lambda: [
+            "Email Opened",
+            "Subscription Renewed",
+            "Ticket Replied",
+            "Moderation Action",
+        ]
+    )
+    """Events that happen *to* a contact rather than *by* them: not activity."""
+
+
+class StageSettings(_Section):
+    """The stage machine: stages, the rules that place a contact, and the events they use."""
+
+    preset: Literal["relationship", "journey"] | None = None
+    stages: list[StageInfo] = Field(default_factory=list)
+    rules: list[StageRule] = Field(default_factory=list)
+    events: StageEvents = Field(default_factory=StageEvents)
+    sales_ready_grades: list[str] = Field(default_factory=lambda: ["A1", "A2", "B1"])
+    sales_ready_initiative: str = "Sales-ready: hand over to sales for a personal call."
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_preset(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            name = data.get("preset") or ("relationship" if not data.get("rules") else None)
+            if name in STAGE_PRESETS:
+                merged = tomllib.loads(preset_text(f"stages-{name}"))
+                merged.update(data)
+                merged.setdefault("preset", name)
+                return merged
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> StageSettings:
+        names = [s.name for s in self.stages]
+        if not names:
+            raise ValueError("at least one stage")
+        for rule in self.rules:
+            if rule.stage not in names:
+                raise ValueError(
+                    f"rules naming stages among {', '.join(names)} (not {rule.stage!r})"
+                )
+        if not self.rules or self.rules[-1].when:
+            raise ValueError("a last rule with no conditions (the stage of everyone else)")
+        return self
+
+    def info(self, name: str) -> StageInfo:
+        return next(s for s in self.stages if s.name == name)
+
+
+class ScoringSettings(_Section):
+    """Which model's grade is the contact's grade when several apply."""
+
+    primary: list[str] = Field(default_factory=list)
+    """Model names in order of preference; empty = the order of [models]."""
+
+
 class Settings(_Section):
     """All of a workspace's settings."""
 
@@ -134,8 +613,34 @@ class Settings(_Section):
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
     import_: ImportSettings = Field(default_factory=ImportSettings, alias="import")
     report: ReportSettings = Field(default_factory=ReportSettings)
+    models: dict[str, ModelSettings] = Field(default_factory=_default_models)
+    scoring: ScoringSettings = Field(default_factory=ScoringSettings)
+    audience: AudienceSettings = Field(default_factory=AudienceSettings)
+    stages: StageSettings = Field(default_factory=lambda: StageSettings.model_validate({}))
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("models")
+    @classmethod
+    def _some_model(cls, value: dict[str, ModelSettings]) -> dict[str, ModelSettings]:
+        if not value:
+            raise ValueError("at least one scoring model under [models.NAME]")
+        for name in value:
+            if not re.match(r"^[A-Za-z0-9_-]+$", name):
+                raise ValueError(f"model names of letters, digits, '_' and '-' (not {name!r})")
+        return value
+
+    @model_validator(mode="after")
+    def _primary_known(self) -> Settings:
+        for name in self.scoring.primary:
+            if name not in self.models:
+                raise ValueError(f"scoring.primary names models among {', '.join(self.models)}")
+        return self
+
+    def model_order(self) -> list[str]:
+        """Model names, the preferred first (for a contact's grade)."""
+        rest = [m for m in self.models if m not in self.scoring.primary]
+        return [*self.scoring.primary, *rest]
 
 
 def parse_settings(data: dict[str, Any], source: Path | str | None = None) -> Settings:
@@ -224,4 +729,42 @@ keep_unmapped = true
 
 [report]
 timezone = "UTC"
+
+# -- scoring (seed 001): fit, engagement, lifecycle --------------------------------------------
+# Each [models.NAME] is a scoring model; "preset" takes a shipped one (b2b: firmographics and
+# sales-led engagement; b2c: demographics and self-serve engagement). To edit every rule and
+# signal, run `clientela init --preset b2b` in a new folder and copy its [models.b2b] here.
+
+[models.b2b]
+preset = "b2b"
+applies_to = "with_account"      # "all", "with_account" or "without_account"
+
+[models.b2c]
+preset = "b2c"
+applies_to = "without_account"
+
+[scoring]
+primary = []          # model names in order of preference for a contact's grade
+
+# -- audience classes: who is not a buyer ------------------------------------------------------
+[audience]
+own_domains = []          # your company's email domains: employees
+competitor_domains = []
+competitor_names = []     # compared with the "company" trait
+vendor_domains = []
+academic_domains = [".edu", ".ac.uk", ".edu.es", ".edu.au", ".ac.jp", ".edu.mx"]
+demote_points = 40.0      # fit points taken off a class whose policy is "demote"
+
+[audience.policy]         # "exclude" (no lead score, never marketed to) or "demote"
+bot = "exclude"
+employee = "exclude"
+competitor = "exclude"
+vendor = "exclude"
+student = "exclude"
+job_seeker = "exclude"
+
+# -- stage machine (seed 000 / seed 003) -------------------------------------------------------
+[stages]
+preset = "relationship"   # stranger, prospect, customer, fan (+ dormant, churned); or "journey"
+sales_ready_grades = ["A1", "A2", "B1"]
 """

@@ -1,15 +1,24 @@
-"""The main job: resolve identities, build profiles, publish the results atomically."""
+"""The main job: resolve identities, build profiles, classify audiences, score, place every
+contact in its stage, and publish the results atomically.
+
+The job is a pure function of (landed data, ``clientela.toml``, as-of time): run it with an
+earlier ``as_of`` and it replays that date from the landed data (events after it, and CRM
+contacts created after it, are not seen).
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
+import ibis
 import ibis.expr.types as ir
 
-from clientela import identity, profiles
+from clientela import audience, identity, lifecycle, profiles, scoring, stages
 from clientela.engine import Engine
+from clientela.scoring import events as scoring_events
 from clientela.workspace import Workspace
 
 # Published tables, in the order they are written.
@@ -21,6 +30,14 @@ TABLES = (
     "accounts",
     "account_traits",
     "memberships",
+    "audience",
+    "audience_evidence",
+    "score_ledger",
+    "scores",
+    "stage_history",
+    "lifecycle",
+    "account_scores",
+    "run_info",
 )
 
 
@@ -30,33 +47,100 @@ class RunReport:
 
     version: str = ""
     engine: str = ""
+    as_of: datetime | None = None
     rows: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
 
-def compute(engine: Engine, workspace: Workspace) -> dict[str, ir.Table]:
-    """Every result table of the main job, as Ibis expressions (nothing runs yet)."""
-    graph = identity.resolve(engine, workspace.settings)
-    built = profiles.build(engine, workspace.settings, graph)
+def compute(
+    engine: Engine, workspace: Workspace, as_of: datetime | None = None
+) -> dict[str, ir.Table]:
+    """Every result table of the main job, as Ibis expressions, as of ``as_of`` (default:
+    now). Intermediate tables are materialised on the way; the published ones are not."""
+    moment = (as_of or datetime.now(UTC)).astimezone(UTC)
+    engine.set_as_of(moment)
+    settings = workspace.settings
+    graph = identity.resolve(engine, settings)
+    built = profiles.build(engine, settings, graph)
+    contacts = engine.cache(built.contacts)
+    contact_traits = engine.cache(built.contact_traits)
+    events = scoring_events.prepare(engine, settings, built.contact_events)
+    classes = audience.classify(
+        engine, settings.audience, contacts, contact_traits, built.accounts, events
+    )
+    scores = scoring.score(
+        engine,
+        settings,
+        contacts,
+        contact_traits,
+        built.account_traits,
+        classes.classes,
+        events,
+        moment,
+    )
+    placed = stages.build(
+        settings.stages, events, contacts, scores.primary.select("contact_id", "fit"), moment
+    )
+    current = engine.cache(placed.current)
+    accounts = scoring.account_scores(
+        engine,
+        settings,
+        built.accounts,
+        built.account_traits,
+        built.memberships,
+        scores.scores,
+        current,
+        moment,
+    )
+    view = lifecycle.build(
+        engine,
+        settings,
+        contacts,
+        built.contact_events,
+        events,
+        classes.classes,
+        scores.primary,
+        current,
+        moment,
+    )
+    run_info = ibis.memtable(
+        {
+            "as_of": [moment],
+            "engine": [engine.kind],
+            "computed_at": [datetime.now(UTC)],
+        }
+    ).cast({"as_of": "timestamp('UTC')", "computed_at": "timestamp('UTC')"})
     return {
         "identities": graph.identities,
         "identity_conflicts": graph.conflicts,
-        "contacts": built.contacts,
-        "contact_traits": built.contact_traits,
+        "contacts": contacts,
+        "contact_traits": contact_traits,
         "accounts": built.accounts,
         "account_traits": built.account_traits,
         "memberships": built.memberships,
+        "audience": classes.classes,
+        "audience_evidence": classes.evidence,
+        "score_ledger": scores.ledger,
+        "scores": scores.scores,
+        "stage_history": placed.history,
+        "lifecycle": view,
+        "account_scores": accounts,
+        "run_info": run_info,
     }
 
 
 def run(
-    engine: Engine, workspace: Workspace, on_table: Callable[[str], None] | None = None
+    engine: Engine,
+    workspace: Workspace,
+    on_table: Callable[[str], None] | None = None,
+    as_of: datetime | None = None,
 ) -> RunReport:
     """Compute and publish; returns the published version and row counts."""
     started = time.perf_counter()
-    tables = compute(engine, workspace)
+    moment = (as_of or datetime.now(UTC)).astimezone(UTC)
+    tables = compute(engine, workspace, moment)
     version = engine.publish(tables, on_table=on_table)
-    report = RunReport(version=version, engine=engine.kind)
+    report = RunReport(version=version, engine=engine.kind, as_of=moment)
     for name in TABLES:
         report.rows[name] = int(engine.to_arrow(engine.published(name).count()).as_py())
     report.seconds = time.perf_counter() - started

@@ -44,7 +44,9 @@ def build(engine: Engine, settings: Settings, graph: IdentityGraph) -> Profiles:
     crm = engine.landed("contacts")
     crm_accounts = engine.landed("accounts")
 
-    contact_events = engine.cache(contact_of_events(events, identities, junk))
+    # The raw line and landing bookkeeping are not needed past landing: leave them behind.
+    slim = events.drop("raw", "source", "line", "item", "ingest_id", "sent_at", "received_at")
+    contact_events = engine.cache(contact_of_events(slim, identities, junk))
     by_user = identities.filter(_.kind == "user_id").select(uid=_.value, contact_id=_.contact_id)
     by_email = identities.filter(_.kind == "email").select(mail=_.value, email_contact=_.contact_id)
     crm_rows = (

@@ -22,8 +22,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from clientela.config import CONFIG_FILE, DEFAULT_TOML, Settings, load_settings
-from clientela.errors import WorkspaceError
+from clientela.config import (
+    CONFIG_FILE,
+    DEFAULT_TOML,
+    PRESETS,
+    Settings,
+    load_settings,
+    model_toml,
+)
+from clientela.errors import ConfigError, WorkspaceError
 
 WORKSPACE_ENV = "CLIENTELA_WORKSPACE"
 FOLDERS = (
@@ -137,13 +144,24 @@ def resolve_root(path: Path | str | None) -> Path:
     return Path(env).expanduser().resolve() if env else Path.cwd().resolve()
 
 
-def init_workspace(path: Path | str) -> Workspace:
-    """Create a workspace (folders and a commented ``clientela.toml``); existing files are kept."""
+def init_workspace(path: Path | str, preset: str | None = None) -> Workspace:
+    """Create a workspace (folders and a commented ``clientela.toml``); existing files are kept.
+
+    With ``preset`` ('b2b' or 'b2c'), the settings file holds that scoring model written out
+    in full (as ``[models.main]``) instead of the two default models, ready to edit.
+    """
     root = Path(path).expanduser().resolve()
     root.mkdir(parents=True, exist_ok=True)
     config = root / CONFIG_FILE
     if not config.exists():
-        config.write_text(DEFAULT_TOML, encoding="utf-8")
+        text = DEFAULT_TOML
+        if preset is not None:
+            if preset not in PRESETS:
+                raise ConfigError("--preset", preset, "one of " + ", ".join(PRESETS))
+            start = text.index("[models.b2b]")
+            end = text.index("[scoring]")
+            text = text[:start] + model_toml("main", preset, applies_to="all") + "\n" + text[end:]
+        config.write_text(text, encoding="utf-8")
     for folder in FOLDERS:
         (root / folder).mkdir(parents=True, exist_ok=True)
     return open_workspace(root)

@@ -48,12 +48,29 @@ class Engine:
     workspace: Workspace
     backend: Any
     kind: str
+    as_of: datetime | None = None
+    """When set, landed data is read as it stood then: events up to this time, CRM contacts
+    created by then (rows without a creation date count as always known)."""
     _tables: dict[str, ir.Table] = field(default_factory=dict)
+
+    def set_as_of(self, moment: datetime | None) -> None:
+        """Read landed data as of ``moment`` (None: everything), for replaying past dates."""
+        if moment is not None and moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        self.as_of = moment
+        self.refresh()
 
     def landed(self, name: str) -> ir.Table:
         """The landed table ``events``, ``contacts`` or ``accounts``; empty when nothing landed."""
         if name not in self._tables:
-            self._tables[name] = self._read(name)
+            table = self._read(name)
+            if self.as_of is not None:
+                cut = ibis.literal(self.as_of, type="timestamp('UTC')")
+                if name == "events":
+                    table = table.filter(table.timestamp <= cut)
+                elif name == "contacts":
+                    table = table.filter(table.created_at.isnull() | (table.created_at <= cut))
+            self._tables[name] = table
         return self._tables[name]
 
     def _read(self, name: str) -> ir.Table:
@@ -101,6 +118,50 @@ class Engine:
                 f'THEN CAST("{column}"::JSON AS MAP(VARCHAR, VARCHAR)) END AS m FROM ({inner}))'
             )
         return self.backend.sql(sql)
+
+    def json_fields(self, table: ir.Table, column: str, paths: dict[str, str]) -> ir.Table:
+        """``table`` plus one text column per ``{name: "a.b"}`` path into the JSON in ``column``
+        (scalars as text, nested values as JSON, missing as NULL).
+
+        Ibis's JSON access does not run on Spark, so each engine gets its own SQL.
+        """
+        if not paths:
+            return table
+        self._register_memtables(table)
+        inner = self.backend.compile(table)
+        if self.kind == "spark":
+            extra = ", ".join(
+                f"get_json_object(t.`{column}`, '$.{path}') AS `{name}`"
+                for name, path in paths.items()
+            )
+        else:
+            extra = ", ".join(
+                f'json_extract_string(t."{column}", \'$.{path}\') AS "{name}"'
+                for name, path in paths.items()
+            )
+        return self.backend.sql(f"SELECT t.*, {extra} FROM ({inner}) t")
+
+    def json_array_field(
+        self, table: ir.Table, column: str, array: str, field: str, keep: list[str]
+    ) -> ir.Table:
+        """One row per item of the JSON array at ``array`` in ``column``: the ``keep`` columns
+        plus ``value``, the item's ``field`` as text (items without it give no row)."""
+        self._register_memtables(table)
+        inner = self.backend.compile(table)
+        if self.kind == "spark":
+            cols = ", ".join(f"t.`{c}`" for c in keep)
+            sql = (
+                f"SELECT {cols}, e.item.`{field}` AS value FROM ({inner}) t "
+                f"LATERAL VIEW explode(from_json(get_json_object(t.`{column}`, '$.{array}'), "
+                f"'array<struct<`{field}`:string>>')) e AS item"
+            )
+        else:
+            cols = ", ".join(f'"{c}"' for c in keep)
+            sql = (
+                f"SELECT {cols}, value FROM (SELECT {cols}, unnest(json_extract_string("
+                f"\"{column}\", '$.{array}[*].{field}')) AS value FROM ({inner}))"
+            )
+        return self.backend.sql(sql).filter(ibis._.value.notnull())
 
     def publish(self, tables: dict[str, ir.Table], on_table: Any = None) -> str:
         """Write result tables as a new version and make it current in one atomic step.

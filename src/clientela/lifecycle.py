@@ -1,0 +1,126 @@
+"""The lifecycle dimension and the one-row-per-contact view of the 3D score.
+
+For every contact: audience class, the preferred model's fit, engagement and grade, the
+stage (with how long they have been there), tenure since the first purchase, how many
+orders and how many different products and categories they bought, recency, the label
+shown everywhere (``A2 · customer``) and the **next initiative**:
+
+* a non-buyer gets its class's courteous route (``audience.routes``);
+* a contact who has not bought yet and whose grade is sales-ready
+  (``stages.sales_ready_grades``) is handed to sales;
+* everyone else gets their stage's initiative (seed 000).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import ibis
+import ibis.expr.types as ir
+from ibis import _
+
+from clientela.config import Settings
+from clientela.engine import Engine
+from clientela.scoring.events import SECONDS_PER_DAY
+
+
+def build(
+    engine: Engine,
+    settings: Settings,
+    contacts: ir.Table,
+    contact_events: ir.Table,
+    events: ir.Table,
+    audience: ir.Table,
+    primary: ir.Table,
+    stages: ir.Table,
+    as_of: datetime,
+) -> ir.Table:
+    """One row per contact: the 3D score, stage, lifecycle facts and next initiative."""
+    as_of_secs = int(as_of.timestamp())
+    stage_events = settings.stages.events
+    orders = events.filter((_.type == "track") & _.event.isin(stage_events.purchase))
+    bought = orders.group_by("contact_id").aggregate(
+        orders=_.count(), first_purchase=_.secs.min(), last_purchase=_.secs.max()
+    )
+    order_rows = contact_events.filter(
+        (_.type == "track") & _.event.isin(stage_events.purchase) & _.contact_id.notnull()
+    ).select("contact_id", "properties")
+    products = (
+        engine.json_array_field(order_rows, "properties", "products", "product_id", ["contact_id"])
+        .group_by("contact_id")
+        .aggregate(products=_.value.nunique())
+    )
+    categories = (
+        engine.json_array_field(order_rows, "properties", "products", "category", ["contact_id"])
+        .group_by("contact_id")
+        .aggregate(categories=_.value.nunique())
+    )
+    active = events.filter(
+        _.type.isin(["track", "page", "screen", "identify"])
+        & ~((_.type == "track") & _.event.isin(stage_events.passive)).fill_null(False)
+    )
+    last_active = active.group_by("contact_id").aggregate(last_active=_.secs.max())
+
+    joined = (
+        contacts.select("contact_id", "account_id")
+        .left_join(audience, "contact_id")
+        .left_join(
+            primary.select(
+                "contact_id",
+                "model",
+                "scored",
+                "fit",
+                "fit_letter",
+                "engagement",
+                "engagement_digit",
+                "grade",
+            ),
+            "contact_id",
+        )
+        .left_join(stages, "contact_id")
+        .left_join(bought, "contact_id")
+        .left_join(products, "contact_id")
+        .left_join(categories, "contact_id")
+        .left_join(last_active, "contact_id")
+    )
+    days = ibis.literal(float(SECONDS_PER_DAY))
+    initiative = ibis.cases(
+        *((joined.stage == s.name, s.initiative) for s in settings.stages.stages),
+        else_="",
+    )
+    sales_ready = (
+        joined.grade.isin(settings.stages.sales_ready_grades).fill_null(False)
+        & joined.orders.isnull()
+    )
+    next_initiative = ibis.cases(
+        (joined.audience_class != "buyer", joined.route),
+        (sales_ready, settings.stages.sales_ready_initiative),
+        else_=initiative,
+    )
+    label = ibis.ifelse(joined.grade.notnull(), joined.grade + " · " + joined.stage, joined.stage)
+    return joined.select(
+        "contact_id",
+        "account_id",
+        "audience_class",
+        policy=_.policy,
+        model=_.model,
+        scored=_.scored.fill_null(False),
+        fit=_.fit,
+        fit_letter=_.fit_letter,
+        engagement=_.engagement,
+        engagement_digit=_.engagement_digit,
+        grade=_.grade,
+        stage=_.stage,
+        label=label,
+        stage_since=_.stage_since,
+        days_in_stage=_.days_in_stage,
+        stage_reason=_.stage_reason,
+        orders=_.orders.fill_null(0),
+        products=_.products.fill_null(0),
+        categories=_.categories.fill_null(0),
+        first_purchase_at=_.first_purchase.as_timestamp("s"),
+        tenure_days=((as_of_secs - _.first_purchase).cast("float64") / days).round(4),
+        last_active_at=_.last_active.as_timestamp("s"),
+        recency_days=((as_of_secs - _.last_active).cast("float64") / days).round(4),
+        next_initiative=next_initiative,
+    )
