@@ -7,6 +7,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -127,11 +128,15 @@ def init(
     directory: Annotated[Path, typer.Argument(help="Folder to create the workspace in.")] = Path(
         "."
     ),
+    preset: Annotated[
+        str | None,
+        typer.Option(help="Write this scoring model (b2b or b2c) out in full, to edit."),
+    ] = None,
 ) -> None:
     """Create a workspace: clientela.toml with commented defaults, and its folders."""
     from clientela.workspace import init_workspace
 
-    ws = init_workspace(directory)
+    ws = init_workspace(directory, preset=preset)
     console.print(f"workspace ready at [bold]{ws.root}[/] (settings in clientela.toml)")
 
 
@@ -348,14 +353,39 @@ def quarantine_retry(
         )
 
 
-@app.command()
-def run(
-    engine: Annotated[
-        str | None, typer.Option(help="duckdb or spark (default: from clientela.toml).")
-    ] = None,
-    workspace: WorkspaceOpt = None,
-) -> None:
-    """The main job: resolve identities, build profiles, publish the results."""
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        help="Replay this moment from the landed data: 2026-06-30 (the end of that day, UTC) "
+        "or 2026-06-30T12:00:00Z. Default: now.",
+        show_default=False,
+    ),
+]
+EngineOpt = Annotated[
+    str | None, typer.Option(help="duckdb or spark (default: from clientela.toml).")
+]
+
+
+def _parse_as_of(text: str | None) -> datetime | None:
+    """'2026-06-30' → the last microsecond of that day, UTC; ISO times as given (UTC if naive)."""
+    from clientela.errors import ConfigError
+
+    if text is None:
+        return None
+    value = text.strip()
+    try:
+        if len(value) == 10:
+            day = datetime.fromisoformat(value).replace(tzinfo=UTC)
+            return day + timedelta(days=1) - timedelta(microseconds=1)
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError("--as-of", text, "a date (2026-06-30) or an ISO time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _run_job(workspace: Path | None, engine: str | None, as_of: datetime | None) -> Any:
+    """Run and publish the main job with a progress bar; returns the run report."""
     from clientela import pipeline
 
     with (
@@ -373,8 +403,21 @@ def run(
         def done(name: str) -> None:
             progress.update(task, advance=1, description=f"published {name}")
 
-        report = pipeline.run(eng, eng.workspace, on_table=done)
-    table = Table(title=f"published {report.version} on {report.engine} in {report.seconds:.1f} s")
+        return pipeline.run(eng, eng.workspace, on_table=done, as_of=as_of)
+
+
+@app.command()
+def run(
+    engine: EngineOpt = None,
+    as_of: AsOfOpt = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """The main job: identities, profiles, audience classes, scores, stages; publish all."""
+    report = _run_job(workspace, engine, _parse_as_of(as_of))
+    table = Table(
+        title=f"published {report.version} on {report.engine} in {report.seconds:.1f} s "
+        f"(as of {_when(report.as_of)})"
+    )
     table.add_column("table")
     table.add_column("rows", justify="right")
     for name, rows in report.rows.items():
@@ -382,9 +425,68 @@ def run(
     console.print(table)
 
 
+@app.command()
+def score(
+    engine: EngineOpt = None,
+    as_of: AsOfOpt = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Score every contact (the main job) and show grades, stages and audience classes."""
+    report = _run_job(workspace, engine, _parse_as_of(as_of))
+    console.print(
+        f"published {report.version} on {report.engine} in {report.seconds:.1f} s, "
+        f"as of {_when(report.as_of)}"
+    )
+    with _engine(workspace) as eng:
+        _print_score_summary(eng)
+
+
+def _print_score_summary(eng: Any) -> None:
+    from ibis import _
+
+    view = eng.published("lifecycle")
+    grades = eng.to_arrow(
+        view.filter(_.grade.notnull()).group_by("grade").aggregate(n=_.count())
+    ).to_pylist()
+    counts = {r["grade"]: r["n"] for r in grades}
+    matrix = Table(title="grades (fit letter x engagement digit), scored contacts")
+    matrix.add_column("fit \\ engagement")
+    for digit in "1234":
+        matrix.add_column(digit, justify="right")
+    for letter in "ABCD":
+        matrix.add_row(letter, *[f"{counts.get(letter + d, 0):,}" for d in "1234"])
+    console.print(matrix)
+    for column, title in (("stage", "stages"), ("audience_class", "audience classes")):
+        rows = eng.to_arrow(
+            view.group_by(column).aggregate(n=_.count()).order_by([_.n.desc(), column])
+        ).to_pylist()
+        console.print(f"[bold]{title}:[/] " + ", ".join(f"{r[column]} {r['n']:,}" for r in rows))
+
+
 def _first(engine: Any, expr: Any) -> dict[str, Any] | None:
     rows = engine.to_arrow(expr.limit(1)).to_pylist()
     return rows[0] if rows else None
+
+
+def _find_contact(eng: Any, text: str) -> str:
+    """The contact id for a contact id, userId, anonymousId or email."""
+    from clientela.errors import NotFoundError
+
+    ids = eng.published("identities")
+    wanted = text.strip()
+    hit = _first(
+        eng,
+        ids.filter(
+            (ids.value == wanted) | (ids.value == wanted.lower()) | (ids.contact_id == wanted)
+        ),
+    )
+    if hit is None:
+        raise NotFoundError(f"no contact has the id, userId, anonymousId or email {text!r}")
+    return str(hit["contact_id"])
+
+
+def _num(value: Any, digits: int = 1) -> str:
+    return "" if value is None else f"{value:,.{digits}f}"
 
 
 @contacts_app.command("show")
@@ -396,20 +498,9 @@ def contacts_show(
     """A contact: identities, traits, account and event timeline."""
     from ibis import _
 
-    from clientela.errors import NotFoundError
-
     with _engine(workspace) as eng:
         ids = eng.published("identities")
-        wanted = contact.strip()
-        hit = _first(
-            eng,
-            ids.filter(
-                (ids.value == wanted) | (ids.value == wanted.lower()) | (ids.contact_id == wanted)
-            ),
-        )
-        if hit is None:
-            raise NotFoundError(f"no contact has the id, userId, anonymousId or email {contact!r}")
-        cid = hit["contact_id"]
+        cid = _find_contact(eng, contact)
         profile = _first(eng, eng.published("contacts").filter(_.contact_id == cid)) or {}
         mine = eng.to_arrow(
             ids.filter(ids.contact_id == cid).order_by(["kind", "value"])
@@ -440,8 +531,13 @@ def contacts_show(
             .select("timestamp", "type", "event", "name", "properties")
         ).to_pylist()
         total = profile.get("events", 0)
+        view = _first(eng, eng.published("lifecycle").filter(_.contact_id == cid)) or {}
+        history = eng.to_arrow(
+            eng.published("stage_history").filter(_.contact_id == cid).order_by("entered_at")
+        ).to_pylist()
 
-    console.print(f"[bold]{cid}[/]  {profile.get('email') or ''}")
+    console.print(f"[bold]{cid}[/]  {profile.get('email') or ''}  [bold]{view.get('label', '')}[/]")
+    _print_3d(view)
     console.print(
         f"first seen {_when(profile.get('first_seen'))}  "
         f"last seen {_when(profile.get('last_seen'))}  "
@@ -472,6 +568,19 @@ def contacts_show(
             f"[yellow]refused merge[/] {c['kind']} {c['value']}: kept with {c['kept_contact']}, "
             f"not {c['refused_contact']} — {c['reason']}"
         )
+    if history:
+        ht = Table(title="stage history")
+        for col in ("stage", "entered", "exited", "days", "reason"):
+            ht.add_column(col, overflow="fold")
+        for h in history:
+            ht.add_row(
+                h["stage"],
+                _when(h["entered_at"]),
+                _when(h["exited_at"]) if h["exited_at"] else "(current)",
+                _num(h["days_in_stage"]),
+                h["reason"],
+            )
+        console.print(ht)
     tl = Table(title=f"latest {len(timeline)} of {total:,} events")
     for col in ("time", "type", "what", "properties"):
         tl.add_column(col, overflow="fold")
@@ -484,57 +593,273 @@ def contacts_show(
     console.print(tl)
 
 
+def _print_3d(view: dict[str, Any]) -> None:
+    """The 3D score, audience class and next initiative of one lifecycle row."""
+    if not view:
+        return
+    cls = view.get("audience_class") or "buyer"
+    if view.get("scored"):
+        console.print(
+            f"fit {_num(view.get('fit'))} ({view.get('fit_letter')})  "
+            f"engagement {_num(view.get('engagement'))} ({view.get('engagement_digit')})  "
+            f"model {view.get('model')}"
+        )
+    else:
+        console.print(f"not scored as a lead (audience class {cls}, policy {view.get('policy')})")
+    console.print(
+        f"lifecycle: {view.get('stage')} for {_num(view.get('days_in_stage'))} days "
+        f"({view.get('stage_reason')}); orders {view.get('orders', 0)}, products "
+        f"{view.get('products', 0)} in {view.get('categories', 0)} categories, tenure "
+        f"{_num(view.get('tenure_days'), 0) or '-'} days, last active "
+        f"{_num(view.get('recency_days'), 0) or '-'} days ago"
+    )
+    console.print(
+        f"audience class: {cls}" + (f" — {view['evidence']}" if view.get("evidence") else "")
+    )
+    console.print(f"[bold]next initiative:[/] {view.get('next_initiative')}")
+
+
+LIST_COLUMNS = (
+    "contact_id",
+    "email",
+    "label",
+    "fit",
+    "engagement",
+    "audience_class",
+    "account_id",
+    "last_seen",
+    "next_initiative",
+)
+
+
 @contacts_app.command("list")
 def contacts_list(
-    limit: Annotated[int, typer.Option(help="Rows to show.")] = 20,
+    limit: Annotated[int, typer.Option(help="Rows to show (0: all).")] = 20,
+    grade: Annotated[
+        str | None, typer.Option(help="Grades or fit letters, comma-separated: A1,A2 or A,B.")
+    ] = None,
+    stage: Annotated[str | None, typer.Option(help="Stages, comma-separated.")] = None,
+    audience: Annotated[
+        str | None,
+        typer.Option("--class", help="Audience classes, comma-separated (buyer, student...)."),
+    ] = None,
+    account: Annotated[str | None, typer.Option(help="Only members of this account id.")] = None,
+    min_fit: Annotated[float | None, typer.Option(help="Fit at least this.")] = None,
+    max_fit: Annotated[float | None, typer.Option(help="Fit at most this.")] = None,
+    min_engagement: Annotated[float | None, typer.Option(help="Engagement at least.")] = None,
+    max_engagement: Annotated[float | None, typer.Option(help="Engagement at most.")] = None,
     identified: Annotated[
         bool | None,
         typer.Option(
             "--identified/--anonymous", help="Only identified or only anonymous contacts."
         ),
     ] = None,
-    account: Annotated[str | None, typer.Option(help="Only members of this account id.")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    fmt: Annotated[
+        str, typer.Option("--format", help="table, csv, json or parquet (needs --out).")
+    ] = "table",
+    out: Annotated[Path | None, typer.Option(help="Write to this file instead.")] = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Contacts, most recently seen first."""
+    """Contacts, best grade first (then most engaged), with filters."""
     from clientela.errors import ConfigError
+    from clientela.scoring.grade import grade_rank
 
-    if fmt not in ("table", "csv", "json"):
-        raise ConfigError("--format", fmt, "table, csv or json")
+    if fmt not in ("table", "csv", "json", "parquet"):
+        raise ConfigError("--format", fmt, "table, csv, json or parquet")
+    if fmt == "parquet" and out is None:
+        raise ConfigError("--out", None, "a file to write when --format parquet")
+
+    def listed(text: str) -> list[str]:
+        return [p.strip() for p in text.split(",") if p.strip()]
+
     with _engine(workspace) as eng:
-        t = eng.published("contacts")
-        if identified is not None:
-            t = t.filter(t.identified == identified)
+        view = eng.published("lifecycle")
+        people = eng.published("contacts").select("contact_id", "email", "last_seen", "identified")
+        t = view.join(people, "contact_id")
+        if grade:
+            wanted = [g.upper() for g in listed(grade)]
+            full = [g for g in wanted if len(g) == 2]
+            letters = [g for g in wanted if len(g) == 1]
+            t = t.filter(t.grade.isin(full or ["-"]) | t.fit_letter.isin(letters or ["-"]))
+        if stage:
+            t = t.filter(t.stage.isin(listed(stage)))
+        if audience:
+            t = t.filter(t.audience_class.isin(listed(audience)))
         if account:
             t = t.filter(t.account_id == account)
-        rows = eng.to_arrow(t.order_by([t.last_seen.desc(), t.contact_id]).limit(limit)).to_pylist()
-    columns = [
-        "contact_id",
-        "email",
-        "account_id",
-        "events",
-        "first_seen",
-        "last_seen",
-        "identified",
-    ]
-    if fmt == "json":
-        typer.echo(json.dumps([{c: r[c] for c in columns} for r in rows], default=str, indent=2))
+        if identified is not None:
+            t = t.filter(t.identified == identified)
+        for bound, column, low in (
+            (min_fit, "fit", True),
+            (max_fit, "fit", False),
+            (min_engagement, "engagement", True),
+            (max_engagement, "engagement", False),
+        ):
+            if bound is not None:
+                t = t.filter(t[column] >= bound if low else t[column] <= bound)
+        ordered = t.order_by(
+            [
+                grade_rank(t.grade).fill_null(99),
+                t.engagement.desc().nulls_last()
+                if hasattr(t.engagement, "nulls_last")
+                else t.engagement.desc(),
+                t.contact_id,
+            ]
+        )
+        if limit:
+            ordered = ordered.limit(limit)
+        rows_table = eng.to_arrow(ordered.select(*LIST_COLUMNS))
+        total = int(eng.to_arrow(t.count()).as_py())
+    if fmt == "table" and out is None:
+        # Terminal tables keep to what fits; csv, json and parquet carry every column.
+        rows_table = rows_table.select(
+            ["contact_id", "email", "label", "fit", "engagement", "audience_class", "account_id"]
+        )
+    _emit_rows(rows_table, fmt, out, title=f"contacts ({rows_table.num_rows:,} of {total:,})")
+
+
+def _emit_rows(rows_table: Any, fmt: str, out: Path | None, title: str) -> None:
+    """Print or write rows as a table, CSV, JSON or Parquet."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    if fmt == "parquet":
+        assert out is not None
+        pq.write_table(rows_table, out)
+        console.print(f"wrote {rows_table.num_rows:,} rows to {out}")
         return
     if fmt == "csv":
-        import csv
+        if out is not None:
+            pacsv.write_csv(rows_table, out)
+            console.print(f"wrote {rows_table.num_rows:,} rows to {out}")
+        else:
+            import csv
 
-        writer = csv.writer(sys.stdout)
-        writer.writerow(columns)
-        for r in rows:
-            writer.writerow([r[c] for c in columns])
+            writer = csv.writer(sys.stdout)
+            writer.writerow(rows_table.column_names)
+            for r in rows_table.to_pylist():
+                writer.writerow(["" if v is None else v for v in r.values()])
         return
-    table = Table(title=f"contacts (first {len(rows)})")
-    for c in columns:
-        table.add_column(c)
+    rows = rows_table.to_pylist()
+    if fmt == "json":
+        text = json.dumps(rows, default=str, indent=2)
+        if out is not None:
+            out.write_text(text + "\n", encoding="utf-8")
+            console.print(f"wrote {len(rows):,} rows to {out}")
+        else:
+            typer.echo(text)
+        return
+    table = Table(title=title)
+    for c in rows_table.column_names:
+        table.add_column(c, overflow="fold", no_wrap=c.endswith("_id") or c == "label")
     for r in rows:
-        table.add_row(*[str(r[c]) if r[c] is not None else "" for c in columns])
+        table.add_row(*[_cell(v) for v in r.values()])
     console.print(table)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:,.1f}"
+    if isinstance(value, datetime):
+        return _when(value)
+    return str(value)
+
+
+@app.command()
+def explain(
+    contact: Annotated[str, typer.Argument(help="Contact id, userId, anonymousId or email.")],
+    model: Annotated[str | None, typer.Option(help="Scoring model (default: the primary).")] = None,
+    every: Annotated[
+        bool, typer.Option("--events", help="List every ledger row, not one per signal.")
+    ] = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Why a contact's score is what it is: every rule and signal, adding up to the total."""
+    from ibis import _
+
+    from clientela.errors import NotFoundError
+    from clientela.scoring.grade import engagement_curve
+
+    with _engine(workspace) as eng:
+        cid = _find_contact(eng, contact)
+        view = _first(eng, eng.published("lifecycle").filter(_.contact_id == cid)) or {}
+        run_info = _first(eng, eng.published("run_info")) or {}
+        chosen = model or view.get("model")
+        score_row = None
+        if chosen:
+            score_row = _first(
+                eng,
+                eng.published("scores").filter((_.contact_id == cid) & (_.model == chosen)),
+            )
+        if model and score_row is None:
+            raise NotFoundError(f"model {model!r} does not apply to contact {cid}")
+        rows = eng.to_arrow(
+            eng.published("score_ledger")
+            .filter((_.contact_id == cid) & (_.model == (chosen or "")))
+            .order_by(["dimension", _.event_at.desc(), "rule"])
+        ).to_pylist()
+        settings = eng.workspace.settings
+    console.print(
+        f"[bold]{cid}[/]  {view.get('label', '')}  as of {_when(run_info.get('as_of'))}"
+        + (f"  model {chosen}" if chosen else "")
+    )
+    if not score_row or not score_row.get("scored"):
+        console.print(
+            f"not scored as a lead: audience class {view.get('audience_class')} "
+            f"(policy {view.get('policy')}) — {view.get('evidence') or 'no model applies'}"
+        )
+        console.print(f"[bold]next initiative:[/] {view.get('next_initiative')}")
+        return
+    fit_rows = [r for r in rows if r["dimension"] == "fit"]
+    ft = Table(title=f"fit = {score_row['fit']:g} → letter {score_row['fit_letter']}")
+    for col in ("rule", "detail", "points"):
+        ft.add_column(col, overflow="fold", justify="right" if col == "points" else "left")
+    for r in fit_rows:
+        ft.add_row(r["rule"], r["detail"], f"{r['points']:+g}")
+    ft.add_row("[bold]total[/]", "", f"[bold]{sum(r['points'] for r in fit_rows):g}[/]")
+    console.print(ft)
+    eng_rows = [r for r in rows if r["dimension"] == "engagement"]
+    raw = score_row["engagement_points"]
+    saturation = settings.models[chosen].saturation if chosen in settings.models else 0.0
+    title = (
+        f"engagement: {raw:,.2f} raw points → 100 * (1 - 0.5 ** ({raw:,.2f} / {saturation:g})) "
+        f"= {engagement_curve(raw, saturation) if saturation else 0:.1f} → digit "
+        f"{score_row['engagement_digit']}"
+    )
+    et = Table(title=title)
+    if every:
+        for col in ("signal", "event", "when", "raw", "decay", "points"):
+            et.add_column(col, overflow="fold")
+        for r in eng_rows:
+            et.add_row(
+                r["rule"],
+                r["detail"],
+                _when(r["event_at"]),
+                f"{r['raw_points']:g}",
+                f"{r['decay']:.4f}",
+                f"{r['points']:.3f}",
+            )
+    else:
+        per: dict[str, list[Any]] = {}
+        for r in eng_rows:
+            item = per.setdefault(r["rule"], [0, 0.0, 0.0, None])
+            item[0] += 1
+            item[1] += r["raw_points"]
+            item[2] += r["points"]
+            item[3] = max(item[3], r["event_at"]) if item[3] else r["event_at"]
+        for col in ("signal", "events", "raw points", "after decay and caps", "latest"):
+            et.add_column(col, justify="left" if col in ("signal", "latest") else "right")
+        for name, (n, raw_sum, pts, latest) in sorted(per.items(), key=lambda kv: -kv[1][2]):
+            et.add_row(name, f"{n:,}", f"{raw_sum:,.0f}", f"{pts:,.3f}", _when(latest))
+    et.add_row("[bold]total[/]", "", "", f"[bold]{sum(r['points'] for r in eng_rows):,.3f}[/]", "")
+    console.print(et)
+    console.print(
+        f"lifecycle: [bold]{view.get('stage')}[/] ({view.get('stage_reason')}), "
+        f"{view.get('orders', 0)} orders, tenure {_num(view.get('tenure_days'), 0) or '-'} days"
+    )
+    console.print(f"[bold]next initiative:[/] {view.get('next_initiative')}")
 
 
 @app.command("demo-data")
@@ -587,13 +912,17 @@ def demo(
 ) -> None:
     """Everything at once: generate the demo world, land it, import the CRM, run the job."""
     from clientela import pipeline
+    from clientela.datasets.demo import DemoSpec
     from clientela.engine import connect
     from clientela.ingest.crm import import_file
     from clientela.ingest.files import ingest_files
-    from clientela.workspace import init_workspace
+    from clientela.scoring.grade import grade_rank
+    from clientela.workspace import init_workspace, open_workspace
 
     root = directory.resolve()
     ws = init_workspace(root)
+    _demo_settings(root / "clientela.toml")
+    ws = open_workspace(root)
     data = root / "input"
     console.rule("1. demo world")
     summary = _generate_demo(data, contacts, seed, 1, 1, False)
@@ -607,31 +936,58 @@ def demo(
     console.rule("3. import CRM")
     _print_import(import_file(ws, "contacts", data / "crm" / "contacts.csv"), "contacts")
     _print_import(import_file(ws, "accounts", data / "crm" / "accounts.csv"), "accounts")
-    console.rule("4. run")
+    # The demo world ends on a fixed date: score as of then, not today.
+    as_of = DemoSpec().end
+    console.rule(f"4. score as of {_when(as_of)}")
     eng = connect(ws)
     try:
-        result = pipeline.run(eng, ws)
-        for name, rows in result.rows.items():
-            console.print(f"{name:>20}: {rows:,}")
-        contacts_tbl = eng.published("contacts")
-        busiest = _first(
+        result = pipeline.run(eng, ws, as_of=as_of)
+        console.print(
+            f"published {result.version} in {result.seconds:.1f} s: "
+            + ", ".join(f"{name} {rows:,}" for name, rows in result.rows.items())
+        )
+        _print_score_summary(eng)
+        view = eng.published("lifecycle")
+        best = _first(
             eng,
-            contacts_tbl.filter(
-                contacts_tbl.identified & contacts_tbl.account_id.notnull()
-            ).order_by([contacts_tbl.events.desc(), contacts_tbl.contact_id]),
+            view.filter((view.stage == "prospect") & view.grade.notnull()).order_by(
+                [grade_rank(view.grade), view.engagement.desc(), view.contact_id]
+            ),
         )
     finally:
         eng.close()
-    console.print(f"published {result.version} in {result.seconds:.1f} s")
-    if busiest:
-        console.rule(
-            f"5. a contact: clientela contacts show {busiest['contact_id']} -w {directory}"
-        )
-        contacts_show(busiest["contact_id"], events=10, workspace=root)
+    console.rule(f"5. top prospects: clientela contacts list --stage prospect -w {directory}")
+    contacts_list(limit=8, stage="prospect", fmt="table", workspace=root)
+    if best:
+        console.rule(f"6. why: clientela explain {best['contact_id']} -w {directory}")
+        explain(best["contact_id"], workspace=root)
     console.print(
-        f"\nnext: clientela quarantine list -w {directory}   |   "
-        f"clientela contacts list -w {directory}"
+        f"\nnext: clientela contacts show ID -w {directory}   |   "
+        f"clientela contacts list --class student -w {directory}   |   "
+        f"clientela quarantine list -w {directory}"
     )
+
+
+def _demo_settings(path: Path) -> None:
+    """Northwind Loom's own, competitor, supplier and school domains for the demo workspace."""
+    from clientela.datasets import demo as world
+
+    def toml_list(items: tuple[str, ...] | list[str]) -> str:
+        return "[" + ", ".join(json.dumps(i) for i in items) + "]"
+
+    text = path.read_text(encoding="utf-8")
+    academic = [".edu", ".ac.uk", ".edu.es", "estudiante.example"]
+    for key, value in (
+        ("own_domains", world.OWN_DOMAINS),
+        ("competitor_domains", world.COMPETITOR_DOMAINS),
+        ("competitor_names", ["RivalWeave", "ThreadCraft"]),
+        ("vendor_domains", world.VENDOR_DOMAINS),
+    ):
+        text = text.replace(f"{key} = []", f"{key} = {toml_list(value)}", 1)
+    start = text.index("academic_domains = [")
+    end = text.index("\n", start)
+    text = text[:start] + f"academic_domains = {toml_list(academic)}" + text[end:]
+    path.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -103,6 +103,7 @@ def build(
         "account_id",
         "audience_class",
         policy=_.policy,
+        evidence=_.evidence,
         model=_.model,
         scored=_.scored.fill_null(False),
         fit=_.fit,
