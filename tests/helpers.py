@@ -31,3 +31,27 @@ def quarantined(ws: Workspace) -> list[dict[str, Any]]:
     from clientela.ingest.quarantine import open_records
 
     return list(open_records(ws).to_pylist())
+
+
+def run_job(ws: Workspace, as_of: Any = None, kind: str = "duckdb") -> dict[str, list[dict[str, Any]]]:
+    """Run the main job (as of ``as_of``) and return every published table as rows."""
+    from clientela import pipeline
+    from clientela.engine import connect
+
+    engine = connect(ws, kind)
+    try:
+        pipeline.run(engine, ws, as_of=as_of)
+        return {
+            name: engine.to_arrow(engine.published(name)).to_pylist() for name in pipeline.TABLES
+        }
+    finally:
+        engine.close()
+
+
+def land(ws: Workspace, journeys: Any, name: str = "events.jsonl") -> None:
+    """Write a journeys builder's lines to a file and land it."""
+    from clientela.ingest.files import ingest_files
+
+    path = ws.root / "input" / name
+    journeys.write(path)
+    ingest_files(ws, [path])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,15 @@ from journeys import Journeys
 pytestmark = pytest.mark.spark
 
 
+AS_OF = datetime(2025, 6, 1, tzinfo=UTC)
+SETTINGS = """
+[audience]
+competitor_domains = ["rival.example"]
+"""
+
+
 def _world(tmp_path: Path) -> Workspace:
-    ws = make_workspace(tmp_path / "ws")
+    ws = make_workspace(tmp_path / "ws", SETTINGS)
     j = Journeys()
     j.page(anonymous_id="a1", at=0, properties={"path": "/pricing"})
     j.identify(
@@ -34,6 +41,27 @@ def _world(tmp_path: Path) -> Workspace:
     j.identify(user_id="dan", traits={"email": "bob@b.org"}, at=10)
     j.identify(anonymous_id="z1", traits={"email": "zed@acme.io"}, at=11)
     j.track("Order Completed", user_id="bob", properties={"revenue": 10}, at=12)
+    # Scoring, audience classes and stages: signals with caps and decay, a bot, a job seeker,
+    # a competitor, a churn and a return, advocacy.
+    for k in range(8):
+        j.page(user_id="u1-new", properties={"path": "/pricing" if k % 2 else "/blog"}, at=20 + k)
+    j.track("Meeting Held", user_id="u1-new", properties={"meeting_type": "demo"}, at=30)
+    j.track("Form Submitted", user_id="u1-new", properties={"form_id": "demo-request"}, at=31)
+    j.track("Webinar Attended", user_id="bob", at=40)
+    j.track(
+        "Order Completed",
+        user_id="bob",
+        properties={"products": [{"product_id": "kit", "category": "Looms"}]},
+        at=50,
+    )
+    j.track("Subscription Cancelled", user_id="bob", at=24 * 40)
+    j.track("Order Completed", user_id="bob", at=24 * 60)
+    j.track("Post Created", user_id="bob", at=24 * 61)
+    for k in range(6):
+        j.page(anonymous_id="crawler", context={"userAgent": "Googlebot/2.1"}, at=70 + k / 7200)
+    j.identify(user_id="jo", traits={"email": "jo@mail.example"}, at=80)
+    j.track("Job Application Submitted", user_id="jo", properties={"job_id": "j1"}, at=81)
+    j.identify(user_id="riv", traits={"email": "x@rival.example", "company": "Rival"}, at=82)
     ingest_files(ws, [j.write(tmp_path / "e.jsonl")])
     contacts = tmp_path / "contacts.csv"
     contacts.write_text(
@@ -68,8 +96,8 @@ def test_main_job_is_identical_on_duckdb_and_spark(tmp_path: Path, spark_session
     duck = connect(ws, "duckdb")
     spark = connect(ws, "spark")
     try:
-        on_duck = pipeline.compute(duck, ws)
-        on_spark = pipeline.compute(spark, ws)
+        on_duck = pipeline.compute(duck, ws, AS_OF)
+        on_spark = pipeline.compute(spark, ws, AS_OF)
         for name in pipeline.TABLES:
             expected = _rows(duck, on_duck[name])
             assert expected, f"{name} is empty: the fixture should exercise it"

@@ -30,6 +30,7 @@ from ibis import _
 
 from clientela.config import NON_BUYER_CLASSES, AudienceSettings
 from clientela.engine import Engine
+from clientela.engine.portable import trim
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ def classify(
     traits = contact_traits.select("contact_id", "trait", "value", "updated_at")
     if settings.competitor_names:
         names = [n.strip().lower() for n in settings.competitor_names if n.strip()]
-        hit = traits.filter((_.trait == "company") & _.value.strip().lower().isin(names))
+        hit = traits.filter((_.trait == "company") & trim(_.value).lower().isin(names))
         pieces.append(
             _rows(hit, "competitor", "company name", "company " + hit.value, hit.updated_at)
         )

@@ -29,6 +29,7 @@ from ibis import _
 
 from clientela.config import Settings
 from clientela.engine import Engine
+from clientela.engine.portable import trim
 
 # Longest chain of merges followed; real identity graphs are shallow (a few hops).
 MAX_PROPAGATION_ROUNDS = 12
@@ -46,7 +47,7 @@ class IdentityGraph:
 
 def clean_id(col: ir.StringValue, junk_ids: list[str]) -> ir.StringValue:
     """The trimmed id, or NULL when it is empty or a placeholder."""
-    trimmed = col.strip()
+    trimmed = trim(col)
     return ibis.ifelse(trimmed.lower().isin(junk_ids), ibis.null("string"), trimmed)
 
 

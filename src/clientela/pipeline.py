@@ -103,13 +103,8 @@ def compute(
         current,
         moment,
     )
-    run_info = ibis.memtable(
-        {
-            "as_of": [moment],
-            "engine": [engine.kind],
-            "computed_at": [datetime.now(UTC)],
-        }
-    ).cast({"as_of": "timestamp('UTC')", "computed_at": "timestamp('UTC')"})
+    run_info = ibis.memtable({"as_of": [moment], "models": [", ".join(settings.model_order())]})
+    run_info = run_info.cast({"as_of": "timestamp('UTC')"})
     return {
         "identities": graph.identities,
         "identity_conflicts": graph.conflicts,

@@ -21,6 +21,7 @@ from ibis import _
 
 from clientela.config import Settings
 from clientela.engine import Engine
+from clientela.engine.portable import trim
 from clientela.identity import IdentityGraph, clean_id, contact_of_events
 
 
@@ -221,7 +222,7 @@ def _latest_traits(key: str, *sources: ir.Table) -> ir.Table:
     rows = sources[0]
     for more in sources[1:]:
         rows = rows.union(more)
-    return _latest_per(rows.filter(_.value.notnull() & (_.value.strip() != "")), [key, "trait"])
+    return _latest_per(rows.filter(_.value.notnull() & (trim(_.value) != "")), [key, "trait"])
 
 
 def _latest_per(table: ir.Table, keys: list[str]) -> ir.Table:
@@ -236,6 +237,6 @@ def _latest_per(table: ir.Table, keys: list[str]) -> ir.Table:
 
 def _bare_domain(value: ir.StringValue) -> ir.StringValue:
     """'https://www.Acme.io/x' → 'acme.io'."""
-    lowered = value.lower().strip()
+    lowered = trim(value.lower())
     no_scheme = lowered.re_replace(r"^[a-z]+://", "").re_replace(r"^www\.", "")
     return no_scheme.re_replace(r"[/:?#].*$", "")

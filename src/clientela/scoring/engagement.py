@@ -19,6 +19,7 @@ import ibis.expr.types as ir
 from ibis import _
 
 from clientela.config import ModelSettings, Signal
+from clientela.engine.portable import trim
 from clientela.scoring import ledger
 from clientela.scoring.events import SECONDS_PER_DAY, property_column
 from clientela.scoring.fit import _text
@@ -35,7 +36,7 @@ def signal_filter(events: ir.Table, signal: Signal) -> ir.BooleanValue:
     if signal.channel is not None:
         test = test & (events.channel == signal.channel).fill_null(False)
     for key, wanted in signal.where.items():
-        column = events[property_column(key)].strip().lower()
+        column = trim(events[property_column(key)]).lower()
         if isinstance(wanted, list):
             test = test & column.isin([_text(w) for w in wanted]).fill_null(False)
         else:

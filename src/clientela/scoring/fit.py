@@ -15,6 +15,7 @@ import ibis.expr.types as ir
 from ibis import _
 
 from clientela.config import FitRule, ModelSettings
+from clientela.engine.portable import trim
 from clientela.scoring import ledger
 
 FIT_MAX = 100.0
@@ -78,7 +79,7 @@ def _text(v: str | float | bool) -> str:
 
 def matches(value: ir.StringValue, rule: FitRule, as_of: datetime) -> ir.BooleanValue:
     """Whether a trait value passes the rule's test (NULL counts as not passing)."""
-    text = value.strip().lower()
+    text = trim(value).lower()
     blank = value.isnull() | (text == "")
     if rule.op == "missing":
         return blank
@@ -92,10 +93,10 @@ def matches(value: ir.StringValue, rule: FitRule, as_of: datetime) -> ir.Boolean
     elif rule.op == "regex":
         test = value.re_search("(?i)" + (rule.pattern or ""))
     else:
-        number = value.strip().try_cast("float64")
+        number = trim(value).try_cast("float64")
         if rule.op == "years_since":
             # A year ("2009") or a date ("2009-05-01"): the year is what counts.
-            year = value.strip().substr(0, 4).try_cast("float64")
+            year = trim(value).substr(0, 4).try_cast("float64")
             number = as_of.year - year
         test = ibis.literal(True)
         if rule.min is not None:
