@@ -54,8 +54,10 @@ def score(
     """Score every contact with every model that applies to it."""
     as_of_secs = int(as_of.timestamp())
     demote_points = settings.audience.demote_points
-    people = contacts.select("contact_id", "account_id", "email").join(
-        audience.select("contact_id", "policy"), "contact_id"
+    people = engine.cache(
+        contacts.select("contact_id", "account_id", "email").join(
+            audience.select("contact_id", "policy"), "contact_id"
+        )
     )
     parts: list[ir.Table] = []
     applied: list[ir.Table] = []

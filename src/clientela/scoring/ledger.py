@@ -66,7 +66,8 @@ def rows(
 def union(parts: list[ir.Table]) -> ir.Table:
     """All ledger parts as one table (an empty typed table when there are none)."""
     if not parts:
-        return ibis.memtable(ibis.schema(COLUMNS).to_pyarrow().empty_table())
+        empty = ibis.memtable(ibis.schema(COLUMNS).to_pyarrow().empty_table())
+        return empty.select(**{c: empty[c].cast(t) for c, t in COLUMNS.items()})
     out = parts[0]
     for more in parts[1:]:
         out = out.union(more)
