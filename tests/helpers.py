@@ -33,7 +33,9 @@ def quarantined(ws: Workspace) -> list[dict[str, Any]]:
     return list(open_records(ws).to_pylist())
 
 
-def run_job(ws: Workspace, as_of: Any = None, kind: str = "duckdb") -> dict[str, list[dict[str, Any]]]:
+def run_job(
+    ws: Workspace, as_of: Any = None, kind: str = "duckdb"
+) -> dict[str, list[dict[str, Any]]]:
     """Run the main job (as of ``as_of``) and return every published table as rows."""
     from clientela import pipeline
     from clientela.engine import connect

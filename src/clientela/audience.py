@@ -10,8 +10,8 @@ Each non-buyer class is recognised by evidence, and every piece of evidence is k
 * ``job_seeker``: a job application event, or careers pages make up at least
   ``careers_share`` of their page views (and at least ``careers_min_pages`` of them).
 * ``bot``: a crawler's user agent; bursts of page views machine-fast after each other
-  (``burst_events`` views each within ``burst_seconds`` of the previous one); or an email whose
-  links were clicked ``click_links`` times within ``click_seconds`` (a link scanner).
+  (a run of ``burst_events`` views, each within ``burst_seconds`` of the previous one); or
+  ``click_links`` links of one email clicked within ``click_seconds`` (a link scanner).
 
 A contact with evidence for several classes gets the first in
 :data:`~clientela.config.NON_BUYER_CLASSES` order (a bot is a bot before anything else); one
@@ -71,13 +71,27 @@ def classify(
     engine: Engine,
     settings: AudienceSettings,
     contacts: ir.Table,
+    identities: ir.Table,
     contact_traits: ir.Table,
     accounts: ir.Table,
     events: ir.Table,
 ) -> Audience:
     """Audience class of every contact, with evidence. ``events`` are prepared scoring events."""
     pieces: list[ir.Table] = []
-    mail = contacts.filter(_.email.notnull()).mutate(domain=_.email.split("@")[1].lower())
+    email_seen = identities.filter(_.kind == "email").select(
+        "contact_id", email=_.value, email_seen=_.first_seen
+    )
+    mail = (
+        contacts.filter(_.email.notnull())
+        .select("contact_id", "email", "first_seen")
+        .left_join(email_seen, ["contact_id", "email"])
+        .select(
+            "contact_id",
+            "email",
+            domain=_.email.split("@")[1].lower(),
+            seen=ibis.coalesce(_.email_seen, _.first_seen),
+        )
+    )
     acc = (
         contacts.filter(_.account_id.notnull())
         .join(accounts.filter(_.domain.notnull()), "account_id")
@@ -93,7 +107,7 @@ def classify(
         if not entries:
             continue
         hit = mail.filter(_domain_matches(mail.domain, entries))
-        pieces.append(_rows(hit, cls, f"email {rule}", "email " + hit.email, hit.first_seen))
+        pieces.append(_rows(hit, cls, f"email {rule}", "email " + hit.email, hit.seen))
         if cls in ("competitor", "vendor"):
             hit_acc = acc.filter(_domain_matches(acc.acc_domain, entries))
             pieces.append(
@@ -172,51 +186,57 @@ def classify(
             ua.first,
         )
     )
+    # A burst is a run of views each machine-fast after the one before: runs are numbered by
+    # counting the slow gaps before each view, and a run of n views has n - 1 fast gaps.
     views = events.filter(_.type.isin(["page", "screen"]))
-    order = [views.secs, views.message_id]
-    gaps = views.mutate(
-        gap=views.secs - views.secs.lag().over(group_by="contact_id", order_by=order)
-    )
+    by_time = ibis.window(group_by="contact_id", order_by=[views.secs, views.message_id])
+    gaps = views.mutate(gap=views.secs - views.secs.lag().over(by_time))
+    gaps = gaps.mutate(fast=(gaps.gap.notnull() & (gaps.gap < settings.burst_seconds)))
+    upto = ibis.window(group_by="contact_id", order_by=[gaps.secs, gaps.message_id], rows=(None, 0))
+    runs = gaps.mutate(run=(~gaps.fast).cast("int64").sum().over(upto))
     bursts = (
-        gaps.filter(_.gap.notnull() & (_.gap < settings.burst_seconds))
-        .group_by("contact_id")
-        .aggregate(n=_.count(), first=_.timestamp.min())
+        runs.filter(_.fast)
+        .group_by(["contact_id", "run"])
+        .aggregate(n=_.count() + 1, first=_.timestamp.min())
         .filter(_.n >= settings.burst_events)
+        .group_by("contact_id")
+        .aggregate(n=_.n.max(), runs=_.count(), first=_.first.min())
     )
     pieces.append(
         _rows(
             bursts,
             "bot",
             "machine-fast page views",
-            bursts.n.cast("string")
-            + f" views within {settings.burst_seconds:g}s of the previous one",
+            bursts.runs.cast("string")
+            + " burst(s), the longest of "
+            + bursts.n.cast("string")
+            + f" views each within {settings.burst_seconds:g}s of the previous one",
             bursts.first,
         )
     )
-    clicks = (
-        events.filter(
-            (_.type == "track") & (_.event == "Email Link Clicked") & _.email_id.notnull()
-        )
-        .group_by(["contact_id", "email_id"])
-        .aggregate(
-            n=_.count(),
-            spread=_.secs.max() - _.secs.min(),
-            first=_.timestamp.min(),
-        )
-        .filter((_.n >= settings.click_links) & (_.spread <= settings.click_seconds))
+    # Link scanners: the click ``click_links - 1`` places later on the same email came within
+    # ``click_seconds`` of this one.
+    clicked = events.filter(
+        (_.type == "track") & (_.event == "Email Link Clicked") & _.email_id.notnull()
     )
-    clicks = clicks.group_by("contact_id").aggregate(
-        emails=_.count(), links=_.n.sum(), first=_.first.min()
+    per_email = ibis.window(
+        group_by=["contact_id", "email_id"], order_by=[clicked.secs, clicked.message_id]
+    )
+    ahead = clicked.mutate(later=clicked.secs.lead(settings.click_links - 1).over(per_email))
+    clicks = (
+        ahead.filter(_.later.notnull() & ((_.later - _.secs) <= settings.click_seconds))
+        .group_by("contact_id")
+        .aggregate(emails=_.email_id.nunique(), first=_.timestamp.min())
     )
     pieces.append(
         _rows(
             clicks,
             "bot",
-            "every link clicked at once",
-            clicks.links.cast("string")
-            + " links of "
+            "links clicked at machine speed",
+            f"{settings.click_links} links of one email clicked within "
+            + f"{settings.click_seconds:g}s, in "
             + clicks.emails.cast("string")
-            + f" email(s) clicked within {settings.click_seconds:g}s",
+            + " email(s)",
             clicks.first,
         )
     )

@@ -119,9 +119,9 @@ def build(
         orders=_.orders.fill_null(0),
         products=_.products.fill_null(0),
         categories=_.categories.fill_null(0),
-        first_purchase_at=_.first_purchase.as_timestamp("s"),
+        first_purchase_at=_.first_purchase.as_timestamp("s").cast("timestamp('UTC')"),
         tenure_days=((as_of_secs - _.first_purchase).cast("float64") / days).round(4),
-        last_active_at=_.last_active.as_timestamp("s"),
+        last_active_at=_.last_active.as_timestamp("s").cast("timestamp('UTC')"),
         recency_days=((as_of_secs - _.last_active).cast("float64") / days).round(4),
         next_initiative=next_initiative,
     )

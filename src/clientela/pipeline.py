@@ -52,12 +52,21 @@ class RunReport:
     seconds: float = 0.0
 
 
+def _utc(moment: datetime | None) -> datetime:
+    """Now, or ``moment`` in UTC (a time without a zone is read as UTC)."""
+    if moment is None:
+        return datetime.now(UTC)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
 def compute(
     engine: Engine, workspace: Workspace, as_of: datetime | None = None
 ) -> dict[str, ir.Table]:
     """Every result table of the main job, as Ibis expressions, as of ``as_of`` (default:
     now). Intermediate tables are materialised on the way; the published ones are not."""
-    moment = (as_of or datetime.now(UTC)).astimezone(UTC)
+    moment = _utc(as_of)
     engine.set_as_of(moment)
     settings = workspace.settings
     graph = identity.resolve(engine, settings)
@@ -66,7 +75,13 @@ def compute(
     contact_traits = engine.cache(built.contact_traits)
     events = scoring_events.prepare(engine, settings, built.contact_events)
     classes = audience.classify(
-        engine, settings.audience, contacts, contact_traits, built.accounts, events
+        engine,
+        settings.audience,
+        contacts,
+        graph.identities,
+        contact_traits,
+        built.accounts,
+        events,
     )
     scores = scoring.score(
         engine,
@@ -132,7 +147,7 @@ def run(
 ) -> RunReport:
     """Compute and publish; returns the published version and row counts."""
     started = time.perf_counter()
-    moment = (as_of or datetime.now(UTC)).astimezone(UTC)
+    moment = _utc(as_of)
     tables = compute(engine, workspace, moment)
     version = engine.publish(tables, on_table=on_table)
     report = RunReport(version=version, engine=engine.kind, as_of=moment)

@@ -217,8 +217,8 @@ def build(
         "contact_id",
         "stage",
         "previous_stage",
-        entered_at=stays.point.as_timestamp("s"),
-        exited_at=stays.exited.as_timestamp("s"),
+        entered_at=stays.point.as_timestamp("s").cast("timestamp('UTC')"),
+        exited_at=stays.exited.as_timestamp("s").cast("timestamp('UTC')"),
         days_in_stage=(
             (ibis.coalesce(stays.exited, ibis.literal(as_of_secs)) - stays.point).cast("float64")
             / SECONDS_PER_DAY
