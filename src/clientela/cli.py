@@ -912,7 +912,7 @@ def demo(
 ) -> None:
     """Everything at once: generate the demo world, land it, import the CRM, run the job."""
     from clientela import pipeline
-    from clientela.datasets.demo import DemoSpec
+    from clientela.datasets.demo import DemoSpec, write_demo_settings
     from clientela.engine import connect
     from clientela.ingest.crm import import_file
     from clientela.ingest.files import ingest_files
@@ -921,7 +921,7 @@ def demo(
 
     root = directory.resolve()
     ws = init_workspace(root)
-    _demo_settings(root / "clientela.toml")
+    write_demo_settings(root / "clientela.toml")
     ws = open_workspace(root)
     data = root / "input"
     console.rule("1. demo world")
@@ -966,28 +966,6 @@ def demo(
         f"clientela contacts list --class student -w {directory}   |   "
         f"clientela quarantine list -w {directory}"
     )
-
-
-def _demo_settings(path: Path) -> None:
-    """Northwind Loom's own, competitor, supplier and school domains for the demo workspace."""
-    from clientela.datasets import demo as world
-
-    def toml_list(items: tuple[str, ...] | list[str]) -> str:
-        return "[" + ", ".join(json.dumps(i) for i in items) + "]"
-
-    text = path.read_text(encoding="utf-8")
-    academic = [".edu", ".ac.uk", ".edu.es", "estudiante.example"]
-    for key, value in (
-        ("own_domains", world.OWN_DOMAINS),
-        ("competitor_domains", world.COMPETITOR_DOMAINS),
-        ("competitor_names", ["RivalWeave", "ThreadCraft"]),
-        ("vendor_domains", world.VENDOR_DOMAINS),
-    ):
-        text = text.replace(f"{key} = []", f"{key} = {toml_list(value)}", 1)
-    start = text.index("academic_domains = [")
-    end = text.index("\n", start)
-    text = text[:start] + f"academic_domains = {toml_list(academic)}" + text[end:]
-    path.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -56,6 +56,7 @@ __all__ = [
     "DemoSummary",
     "generate",
     "generate_shard",
+    "write_demo_settings",
     "write_reference_files",
 ]
 
@@ -2554,3 +2555,30 @@ def _drain(queue: Any, progress: Callable[[int], None] | None) -> None:
         return
     while not queue.empty():
         progress(queue.get())
+
+
+def write_demo_settings(path: Path) -> None:
+    """Put Northwind Loom's own, competitor, supplier and school domains into the demo
+    workspace's ``clientela.toml`` (written by ``init``), so its non-buyers can be recognised."""
+
+    def toml_list(items: tuple[str, ...] | list[str]) -> str:
+        return "[" + ", ".join(orjson.dumps(i).decode() for i in items) + "]"
+
+    text = path.read_text(encoding="utf-8")
+    academic = [
+        ".edu",
+        ".ac.uk",
+        ".edu.es",
+        *(s for s in ACADEMIC_SUFFIXES if not s.startswith(".")),
+    ]
+    for key, value in (
+        ("own_domains", OWN_DOMAINS),
+        ("competitor_domains", COMPETITOR_DOMAINS),
+        ("competitor_names", list(_COMPETITORS.values())),
+        ("vendor_domains", VENDOR_DOMAINS),
+    ):
+        text = text.replace(f"{key} = []", f"{key} = {toml_list(value)}", 1)
+    start = text.index("academic_domains = [")
+    end = text.index("\n", start)
+    text = text[:start] + f"academic_domains = {toml_list(academic)}" + text[end:]
+    path.write_text(text, encoding="utf-8")

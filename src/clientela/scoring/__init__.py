@@ -20,6 +20,7 @@ from clientela.scoring import engagement, fit, ledger
 from clientela.scoring.grade import engagement_digit, engagement_expr, fit_letter
 
 SCORE_DIGITS = 4
+"""0-100 scores are published with 4 decimals; point sums keep the ledger's 6."""
 
 
 @dataclass(frozen=True)
@@ -99,9 +100,11 @@ def score(
         "model",
         "preference",
         "scored",
-        fit=ibis.ifelse(_.scored, _.fit.fill_null(0.0).round(SCORE_DIGITS), ibis.null("float64")),
+        fit=ibis.ifelse(_.scored, _.fit.fill_null(0.0).round(ledger.DIGITS), ibis.null("float64")),
         engagement_points=ibis.ifelse(
-            _.scored, _.engagement_points.fill_null(0.0).round(SCORE_DIGITS), ibis.null("float64")
+            _.scored,
+            _.engagement_points.fill_null(0.0).round(ledger.DIGITS),
+            ibis.null("float64"),
         ),
     )
     graded = []
@@ -202,7 +205,7 @@ def account_scores(
             members=_.members,
             scored_members=_.scored_members.fill_null(0),
             fit=_.fit.fill_null(0.0).clip(0.0, fit.FIT_MAX).round(SCORE_DIGITS),
-            engagement_points=_.engagement_points.fill_null(0.0).round(SCORE_DIGITS),
+            engagement_points=_.engagement_points.fill_null(0.0).round(ledger.DIGITS),
             stage=_.stage.fill_null(settings.stages.rules[-1].stage),
         )
         eng = engagement_expr(table.engagement_points, model.saturation).round(SCORE_DIGITS)
