@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
+import pyarrow.parquet as pq
 from typer.testing import CliRunner
 
 from clientela.cli import app
@@ -77,6 +79,9 @@ def test_help_everywhere() -> None:
         ["quarantine", "retry"],
         ["contacts", "show"],
         ["run"],
+        ["score"],
+        ["explain"],
+        ["contacts", "list"],
         ["demo-data"],
         ["demo"],
     ):
@@ -89,4 +94,69 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     result = runner.invoke(app, ["demo", str(tmp_path / "demo"), "--contacts", "300"])
     assert result.exit_code == 0, result.output
     assert "published" in result.output and "identities" in result.output
-    assert "latest 10 of" in result.output  # a contact's timeline was shown
+    assert "grades (fit letter x engagement digit)" in result.output
+    assert "next initiative:" in result.output  # a top prospect was explained
+    ws = str(tmp_path / "demo")
+
+    # score replays a date and summarises; explain adds up; list filters and exports.
+    result = runner.invoke(app, ["score", "--as-of", "2026-03-31", "-w", ws])
+    assert result.exit_code == 0, result.output
+    assert "as of 2026-03-31 23:59:59" in result.output and "stages:" in result.output
+    listed = runner.invoke(
+        app,
+        [
+            "contacts",
+            "list",
+            "--grade",
+            "A,B",
+            "--class",
+            "buyer",
+            "--format",
+            "json",
+            "--limit",
+            "0",
+            "-w",
+            ws,
+        ],
+    )
+    assert listed.exit_code == 0, listed.output
+    rows = json.loads(listed.output)
+    assert rows and all(r["label"][0] in "AB" and r["audience_class"] == "buyer" for r in rows)
+    ranks = ["ABCD".index(r["label"][0]) * 4 + int(r["label"][1]) for r in rows]
+    assert ranks == sorted(ranks)  # best grade first
+    top = rows[0]["contact_id"]
+    result = runner.invoke(app, ["explain", top, "--events", "-w", ws])
+    assert result.exit_code == 0, result.output
+    assert "fit = " in result.output and "engagement:" in result.output and "total" in result.output
+    out = tmp_path / "students.parquet"
+    result = runner.invoke(
+        app,
+        [
+            "contacts",
+            "list",
+            "--class",
+            "student",
+            "--format",
+            "parquet",
+            "--out",
+            str(out),
+            "-w",
+            ws,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    students = pq.read_table(out).to_pylist()
+    assert students and all(r["audience_class"] == "student" for r in students)
+    assert all(r["next_initiative"].startswith("Courteous route") for r in students)
+    result = runner.invoke(app, ["contacts", "show", students[0]["contact_id"], "-w", ws])
+    assert "audience class: student" in result.output and "stage history" in result.output
+
+
+def test_bad_as_of_and_format_are_clear(tmp_path: Path) -> None:
+    """A wrong --as-of or --format names the option and what is expected."""
+    ws = tmp_path / "ws"
+    clientela("init", str(ws))
+    proc = clientela("score", "--as-of", "last tuesday", "-w", str(ws))
+    assert proc.returncode == 1 and "--as-of" in proc.stderr and "2026-06-30" in proc.stderr
+    proc = clientela("contacts", "list", "--format", "xml", "-w", str(ws))
+    assert proc.returncode == 1 and "table, csv, json or parquet" in proc.stderr
