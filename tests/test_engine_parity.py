@@ -108,7 +108,8 @@ def test_main_job_is_identical_on_duckdb_and_spark(tmp_path: Path, spark_session
 
 
 def test_empty_workspace_runs_on_both_engines(tmp_path: Path, spark_session: Any) -> None:
-    """Before anything is landed, the job publishes empty tables on either engine."""
+    """Before anything is landed, the job publishes empty tables (and its as-of time) on
+    either engine."""
     ws = make_workspace(tmp_path / "ws")
     for kind in ("duckdb", "spark"):
         engine = connect(ws, kind)
@@ -116,4 +117,4 @@ def test_empty_workspace_runs_on_both_engines(tmp_path: Path, spark_session: Any
             report = pipeline.run(engine, ws)
         finally:
             engine.close()
-        assert report.rows == dict.fromkeys(pipeline.TABLES, 0), kind
+        assert report.rows == {**dict.fromkeys(pipeline.TABLES, 0), "run_info": 1}, kind
