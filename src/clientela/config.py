@@ -261,6 +261,8 @@ class Signal(_Section):
             raise ValueError(f"signal '{self.name}' is a track signal and needs 'event'")
         if self.path is not None and self.type != "page":
             raise ValueError(f"signal '{self.name}': 'path' applies to type = 'page' only")
+        if self.points <= 0 and (self.cap_per_day is not None or self.cap_total is not None):
+            raise ValueError(f"signal '{self.name}': caps apply to positive points only")
         return self
 
 

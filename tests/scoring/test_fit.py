@@ -4,6 +4,7 @@ and account scores rolled up from members."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -159,3 +160,16 @@ def test_account_score_rolls_up_members(tables: dict[str, list[dict[str, Any]]])
     assert account["engagement"] == pytest.approx(93.75, abs=1e-2)
     assert account["grade"] == "A1"
     assert account["members"] == 2
+
+
+def test_no_account_model_gives_no_account_scores(tmp_path: Path) -> None:
+    """With only a consumer model, accounts are listed but get no account scores."""
+    ws = make_workspace(tmp_path / "ws", '[models.c]\npreset = "b2c"\n')
+    j = Journeys()
+    j.group("acc", user_id="ana", traits={"name": "Shop"})
+    j.identify(user_id="ana", traits={"age": 40})
+    land(ws, j)
+    tables = run_job(ws, as_of=AS_OF)
+    assert [a["account_id"] for a in tables["accounts"]] == ["acc"]
+    assert tables["account_scores"] == []
+    assert {s["model"] for s in tables["scores"]} == set()  # ana has an account: b2c skips her

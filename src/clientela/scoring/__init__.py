@@ -214,8 +214,21 @@ def account_scores(
         digit = engagement_digit(table.engagement, model.engagement_cutoffs)
         out.append(table.mutate(fit_letter=letter, engagement_digit=digit, grade=letter + digit))
     if not out:
-        return engine.cache(
-            accounts.select("account_id", "name").limit(0).mutate(model=ibis.literal(""))
+        # No model scores contacts with accounts: the same columns, no rows.
+        none = accounts.filter(ibis.literal(False))
+        return none.select(
+            "account_id",
+            "name",
+            model=ibis.literal(""),
+            members=none.members,
+            scored_members=ibis.literal(0, type="int64"),
+            fit=ibis.literal(0.0),
+            engagement_points=ibis.literal(0.0),
+            stage=ibis.literal(""),
+            engagement=ibis.literal(0.0),
+            fit_letter=ibis.literal(""),
+            engagement_digit=ibis.literal(""),
+            grade=ibis.literal(""),
         )
     result = out[0]
     for more in out[1:]:

@@ -22,7 +22,7 @@ from clientela.config import ModelSettings, Signal
 from clientela.engine.portable import trim
 from clientela.scoring import ledger
 from clientela.scoring.events import SECONDS_PER_DAY, property_column
-from clientela.scoring.fit import _text
+from clientela.scoring.fit import as_text
 
 
 def signal_filter(events: ir.Table, signal: Signal) -> ir.BooleanValue:
@@ -38,9 +38,9 @@ def signal_filter(events: ir.Table, signal: Signal) -> ir.BooleanValue:
     for key, wanted in signal.where.items():
         column = trim(events[property_column(key)]).lower()
         if isinstance(wanted, list):
-            test = test & column.isin([_text(w) for w in wanted]).fill_null(False)
+            test = test & column.isin([as_text(w) for w in wanted]).fill_null(False)
         else:
-            test = test & (column == _text(wanted)).fill_null(False)
+            test = test & (column == as_text(wanted)).fill_null(False)
     return test
 
 

@@ -69,7 +69,8 @@ def value_of(table: ir.Table, rule: FitRule) -> tuple[ir.StringValue, ir.StringV
     return value, source
 
 
-def _text(v: str | float | bool) -> str:
+def as_text(v: str | float | bool) -> str:
+    """A configured value as the text a trait or property is compared with."""
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, float) and v.is_integer():
@@ -87,9 +88,9 @@ def matches(value: ir.StringValue, rule: FitRule, as_of: datetime) -> ir.Boolean
         return ~blank
     if rule.op == "equals":
         assert rule.value is not None
-        test = text == _text(rule.value)
+        test = text == as_text(rule.value)
     elif rule.op == "in":
-        test = text.isin([_text(v) for v in rule.values])
+        test = text.isin([as_text(v) for v in rule.values])
     elif rule.op == "regex":
         test = value.re_search("(?i)" + (rule.pattern or ""))
     else:
