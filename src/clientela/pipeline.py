@@ -70,10 +70,12 @@ def compute(
     engine.set_as_of(moment)
     settings = workspace.settings
     graph = identity.resolve(engine, settings)
-    built = profiles.build(engine, settings, graph)
+    built = profiles.build(
+        engine, settings, graph, scoring_events.narrow(engine, settings, engine.landed("events"))
+    )
     contacts = engine.cache(built.contacts)
     contact_traits = engine.cache(built.contact_traits)
-    events = scoring_events.prepare(engine, settings, built.contact_events)
+    events = scoring_events.of_contacts(built.contact_events)
     classes = audience.classify(
         engine,
         settings.audience,
@@ -94,9 +96,14 @@ def compute(
         moment,
     )
     placed = stages.build(
-        settings.stages, events, contacts, scores.primary.select("contact_id", "fit"), moment
+        engine,
+        settings.stages,
+        events,
+        contacts,
+        scores.primary.select("contact_id", "fit"),
+        moment,
     )
-    current = engine.cache(placed.current)
+    current = placed.current
     accounts = scoring.account_scores(
         engine,
         settings,

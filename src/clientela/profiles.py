@@ -37,17 +37,26 @@ class Profiles:
     memberships: ir.Table
 
 
-def build(engine: Engine, settings: Settings, graph: IdentityGraph) -> Profiles:
-    """Build every profile table from the landed data and a resolved identity graph."""
+def build(
+    engine: Engine, settings: Settings, graph: IdentityGraph, events: ir.Table | None = None
+) -> Profiles:
+    """Build every profile table from the landed data and a resolved identity graph.
+
+    ``events`` are the landed events to use (the main job passes them narrowed to the columns
+    it reads, see :func:`clientela.scoring.events.narrow`); by default, all landed columns but
+    the raw line and landing bookkeeping.
+    """
     junk = settings.identity.all_junk_ids()
     identities = engine.cache(graph.identities)
-    events = engine.landed("events")
     crm = engine.landed("contacts")
     crm_accounts = engine.landed("accounts")
 
-    # The raw line and landing bookkeeping are not needed past landing: leave them behind.
-    slim = events.drop("raw", "source", "line", "item", "ingest_id", "sent_at", "received_at")
-    contact_events = engine.cache(contact_of_events(slim, identities, junk))
+    if events is None:
+        # The raw line and landing bookkeeping are not needed past landing: leave them behind.
+        events = engine.landed("events").drop(
+            "raw", "source", "line", "item", "ingest_id", "sent_at", "received_at"
+        )
+    contact_events = engine.cache(contact_of_events(events, identities, junk))
     by_user = identities.filter(_.kind == "user_id").select(uid=_.value, contact_id=_.contact_id)
     by_email = identities.filter(_.kind == "email").select(mail=_.value, email_contact=_.contact_id)
     crm_rows = (

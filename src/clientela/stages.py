@@ -22,6 +22,7 @@ import ibis.expr.types as ir
 from ibis import _
 
 from clientela.config import StageSettings
+from clientela.engine import Engine
 from clientela.scoring.events import SECONDS_PER_DAY
 
 # days_since_* feature → the state column holding the time it counts from.
@@ -158,6 +159,7 @@ def _condition(table: ir.Table, feature: str, op: str, number: float) -> ir.Bool
 
 
 def build(
+    engine: Engine,
     settings: StageSettings,
     events: ir.Table,
     contacts: ir.Table,
@@ -225,6 +227,8 @@ def build(
         ).round(4),
         reason=stays.reason,
     )
+    # Materialised once: the current stage is read from the history, not computed again.
+    history = engine.cache(history)
     default = settings.rules[-1]
     current_known = history.filter(_.exited_at.isnull()).select(
         "contact_id",
@@ -244,4 +248,4 @@ def build(
             stage_reason=_.stage_reason.fill_null(default.describe()),
         )
     )
-    return Stages(history=history, current=current)
+    return Stages(history=history, current=engine.cache(current))

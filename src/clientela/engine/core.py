@@ -119,27 +119,40 @@ class Engine:
             )
         return self.backend.sql(sql)
 
-    def json_fields(self, table: ir.Table, column: str, paths: dict[str, str]) -> ir.Table:
-        """``table`` plus one text column per ``{name: "a.b"}`` path into the JSON in ``column``
-        (scalars as text, nested values as JSON, missing as NULL).
+    def json_fields(self, table: ir.Table, paths: dict[str, dict[str, str]]) -> ir.Table:
+        """``table`` plus one text column per ``{json column: {name: "a.b"}}`` path (scalars
+        as text, nested values as JSON, missing as NULL).
 
-        Ibis's JSON access does not run on Spark, so each engine gets its own SQL.
+        Ibis's JSON access does not run on Spark, so each engine gets its own SQL. DuckDB
+        parses each JSON column once for all its paths (one list-valued extraction).
         """
-        if not paths:
+        wanted = {column: fields for column, fields in paths.items() if fields}
+        if not wanted:
             return table
         self._register_memtables(table)
         inner = self.backend.compile(table)
         if self.kind == "spark":
             extra = ", ".join(
                 f"get_json_object(t.`{column}`, '$.{path}') AS `{name}`"
-                for name, path in paths.items()
+                for column, fields in wanted.items()
+                for name, path in fields.items()
             )
-        else:
-            extra = ", ".join(
-                f'json_extract_string(t."{column}", \'$.{path}\') AS "{name}"'
-                for name, path in paths.items()
-            )
-        return self.backend.sql(f"SELECT t.*, {extra} FROM ({inner}) t")
+            return self.backend.sql(f"SELECT t.*, {extra} FROM ({inner}) t")
+        lists = ", ".join(
+            f'json_extract_string(t."{column}", ['
+            + ", ".join(f"'$.{path}'" for path in fields.values())
+            + f']) AS "__{column}"'
+            for column, fields in wanted.items()
+        )
+        items = ", ".join(
+            f'"__{column}"[{i}] AS "{name}"'
+            for column, fields in wanted.items()
+            for i, name in enumerate(fields, start=1)
+        )
+        drop = ", ".join(f'"__{column}"' for column in wanted)
+        return self.backend.sql(
+            f"SELECT * EXCLUDE ({drop}), {items} FROM (SELECT t.*, {lists} FROM ({inner}) t)"
+        )
 
     def json_array_field(
         self, table: ir.Table, column: str, array: str, field: str, keep: list[str]

@@ -1,8 +1,12 @@
-"""The event columns that scoring, audience classes and stages read, prepared once per run.
+"""The event columns the job reads, pulled out of the landed events once per run.
 
-Every contact's events, with the time as whole epoch seconds (``secs``: the same on every
-engine), the UTC day number (``day``), and the JSON fields the rules test pulled out as text:
-page path, channel, user agent, email id, and every property a signal's ``where`` names.
+:func:`narrow` keeps what identity, profiles, audience classes, scoring and stages need: the
+ids, the call type and name, the time (plus ``secs``, whole epoch seconds, the same on every
+engine, and ``day``, the UTC day number), ``traits`` of identify and group calls,
+``properties`` of purchases (for the products bought), and the JSON fields the rules test, as
+text: page path, form id, email id, channel, user agent, and every property a signal's
+``where`` names. Everything else (the raw line, other payloads) stays on disk, which keeps the
+run's working set small.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from clientela.engine import Engine
 
 SECONDS_PER_DAY = 86_400
 
-# Fields every run extracts: (column, JSON column, path).
+# Fields every run extracts: column → (JSON column, path).
 BASE_FIELDS: dict[str, tuple[str, str]] = {
     "path": ("properties", "path"),
     "email_id": ("properties", "email_id"),
@@ -34,22 +38,8 @@ def property_column(key: str) -> str:
     return "p_" + re.sub(r"[^A-Za-z0-9_]", "__", key)
 
 
-def prepare(engine: Engine, settings: Settings, contact_events: ir.Table) -> ir.Table:
-    """Events of known contacts with ``secs``, ``day`` and the extracted fields; cached."""
-    events = contact_events.filter(_.contact_id.notnull()).select(
-        "contact_id",
-        "message_id",
-        "type",
-        "event",
-        "name",
-        "timestamp",
-        "user_id",
-        "email",
-        "properties",
-        "context",
-        secs=_.timestamp.truncate("s").epoch_seconds().cast("int64"),
-    )
-    events = events.mutate(day=(_.secs // SECONDS_PER_DAY).cast("int64"))
+def narrow(engine: Engine, settings: Settings, events: ir.Table) -> ir.Table:
+    """Landed events with only the columns the job reads and the JSON fields pulled out."""
     by_column: dict[str, dict[str, str]] = {"properties": {}, "context": {}}
     for name, (column, path) in BASE_FIELDS.items():
         by_column[column][name] = path
@@ -57,10 +47,34 @@ def prepare(engine: Engine, settings: Settings, contact_events: ir.Table) -> ir.
         for signal in model.signals:
             for key in signal.where:
                 by_column["properties"][property_column(key)] = key
-    with_props = engine.json_fields(events, "properties", by_column["properties"])
-    with_all = engine.json_fields(with_props, "context", by_column["context"])
-    # A page's path sits in properties (Segment's page spec) or in context.page.
-    prepared = with_all.mutate(path=ibis.coalesce(_.path, _.page_path)).drop(
-        "properties", "context", "page_path"
+    with_fields = engine.json_fields(events, by_column)
+    purchase = settings.stages.events.purchase
+    is_purchase = (with_fields.type == "track") & with_fields.event.isin(purchase)
+    secs = with_fields.timestamp.truncate("s").epoch_seconds().cast("int64")
+    return with_fields.select(
+        "message_id",
+        "type",
+        "event",
+        "name",
+        "user_id",
+        "anonymous_id",
+        "previous_id",
+        "group_id",
+        "email",
+        "timestamp",
+        *[c for c in by_column["properties"] if c != "path"],
+        *[c for c in by_column["context"] if c != "page_path"],
+        # A page's path sits in properties (Segment's page spec) or in context.page.
+        path=ibis.coalesce(with_fields.path, with_fields.page_path),
+        traits=ibis.ifelse(
+            with_fields.type.isin(["identify", "group"]), with_fields.traits, ibis.null("string")
+        ),
+        properties=ibis.ifelse(is_purchase, with_fields.properties, ibis.null("string")),
+        secs=secs,
+        day=(secs // SECONDS_PER_DAY).cast("int64"),
     )
-    return engine.cache(prepared)
+
+
+def of_contacts(contact_events: ir.Table) -> ir.Table:
+    """The events that belong to a contact (the ones scoring, audience and stages read)."""
+    return contact_events.filter(_.contact_id.notnull())
