@@ -30,7 +30,7 @@ from ibis import _
 
 from clientela.config import NON_BUYER_CLASSES, AudienceSettings
 from clientela.engine import Engine
-from clientela.engine.portable import trim
+from clientela.engine.portable import trim, union_all
 
 
 @dataclass(frozen=True)
@@ -241,10 +241,7 @@ def classify(
         )
     )
 
-    evidence = pieces[0]
-    for more in pieces[1:]:
-        evidence = evidence.union(more)
-    evidence = engine.cache(evidence)
+    evidence = engine.cache(union_all(pieces))
 
     priority = ibis.cases(
         *((evidence.audience_class == c, i) for i, c in enumerate(NON_BUYER_CLASSES)),

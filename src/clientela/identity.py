@@ -29,7 +29,7 @@ from ibis import _
 
 from clientela.config import Settings
 from clientela.engine import Engine
-from clientela.engine.portable import trim
+from clientela.engine.portable import trim, union_all
 
 # Longest chain of merges followed; real identity graphs are shallow (a few hops).
 MAX_PROPAGATION_ROUNDS = 12
@@ -240,10 +240,7 @@ def _first_last_seen(column: str, *sources: ir.Table) -> ir.Table:
     """Every non-null value of ``column`` in the sources (each with a ``ts`` column), with
     when it was first and last seen."""
     rows = [s.filter(s[column].notnull()).select(column, "ts") for s in sources]
-    union = rows[0]
-    for more in rows[1:]:
-        union = union.union(more)
-    return union.group_by(column).aggregate(first_seen=_.ts.min(), last_seen=_.ts.max())
+    return union_all(rows).group_by(column).aggregate(first_seen=_.ts.min(), last_seen=_.ts.max())
 
 
 def _first_per(table: ir.Table, key: str, value: str) -> ir.Table:

@@ -21,7 +21,7 @@ from ibis import _
 
 from clientela.config import Settings
 from clientela.engine import Engine
-from clientela.engine.portable import trim
+from clientela.engine.portable import trim, union_all
 from clientela.identity import IdentityGraph, clean_id, contact_of_events
 
 
@@ -37,25 +37,17 @@ class Profiles:
     memberships: ir.Table
 
 
-def build(
-    engine: Engine, settings: Settings, graph: IdentityGraph, events: ir.Table | None = None
-) -> Profiles:
+def build(engine: Engine, settings: Settings, graph: IdentityGraph, events: ir.Table) -> Profiles:
     """Build every profile table from the landed data and a resolved identity graph.
 
-    ``events`` are the landed events to use (the main job passes them narrowed to the columns
-    it reads, see :func:`clientela.scoring.events.narrow`); by default, all landed columns but
-    the raw line and landing bookkeeping.
+    ``events`` are the landed events narrowed to the columns the job reads
+    (:func:`clientela.scoring.events.narrow`).
     """
     junk = settings.identity.all_junk_ids()
     identities = engine.cache(graph.identities)
     crm = engine.landed("contacts")
     crm_accounts = engine.landed("accounts")
 
-    if events is None:
-        # The raw line and landing bookkeeping are not needed past landing: leave them behind.
-        events = engine.landed("events").drop(
-            "raw", "source", "line", "item", "ingest_id", "sent_at", "received_at"
-        )
     contact_events = engine.cache(contact_of_events(events, identities, junk))
     by_user = identities.filter(_.kind == "user_id").select(uid=_.value, contact_id=_.contact_id)
     by_email = identities.filter(_.kind == "email").select(mail=_.value, email_contact=_.contact_id)
@@ -228,9 +220,7 @@ def _trait_rows(
 
 def _latest_traits(key: str, *sources: ir.Table) -> ir.Table:
     """The latest value of each trait per ``key``; blank values never overwrite a known one."""
-    rows = sources[0]
-    for more in sources[1:]:
-        rows = rows.union(more)
+    rows = union_all(sources)
     return _latest_per(rows.filter(_.value.notnull() & (trim(_.value) != "")), [key, "trait"])
 
 

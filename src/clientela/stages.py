@@ -23,6 +23,7 @@ from ibis import _
 
 from clientela.config import StageSettings
 from clientela.engine import Engine
+from clientela.engine.portable import union_all
 from clientela.scoring.events import SECONDS_PER_DAY
 
 # days_since_* feature → the state column holding the time it counts from.
@@ -88,7 +89,7 @@ def _points(settings: StageSettings, events: ir.Table, contacts: ir.Table) -> ir
     active = {**zero, "active": ibis.literal(1, type="int64")}
     first_of_day = days.select("contact_id", secs=_.first, **active)
     last_of_day = days.select("contact_id", secs=_.last, **active)
-    rows = milestones.union(first_id).union(crm_only).union(first_of_day).union(last_of_day)
+    rows = union_all([milestones, first_id, crm_only, first_of_day, last_of_day])
     return rows.group_by(["contact_id", "secs"]).aggregate(**{f: rows[f].sum() for f in FLAGS})
 
 
@@ -183,10 +184,7 @@ def build(
                 & (crossing <= as_of_secs)
             ).mutate(point=crossing)
         )
-    points = evaluated[0]
-    for more in evaluated[1:]:
-        points = points.union(more)
-    points = points.filter(_.point <= as_of_secs)
+    points = union_all(evaluated).filter(_.point <= as_of_secs)
     if any(c.feature == "fit" for r in settings.rules for c in r.conditions):
         points = points.left_join(fit.select("contact_id", "fit"), "contact_id")
 

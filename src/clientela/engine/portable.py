@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import ibis.expr.types as ir
 
 
@@ -14,3 +16,11 @@ def trim(value: ir.StringValue) -> ir.StringValue:
     means the same to DuckDB and to Java.
     """
     return value.re_replace(r"^\s+|\s+$", "")
+
+
+def union_all(tables: Sequence[ir.Table]) -> ir.Table:
+    """The rows of every table (same columns), duplicates kept; at least one table."""
+    out = tables[0]
+    for more in tables[1:]:
+        out = out.union(more)
+    return out

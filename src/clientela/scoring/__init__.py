@@ -16,6 +16,7 @@ from ibis import _
 
 from clientela.config import Settings
 from clientela.engine import Engine
+from clientela.engine.portable import union_all
 from clientela.scoring import engagement, fit, ledger
 from clientela.scoring.grade import engagement_digit, engagement_expr, fit_letter
 
@@ -92,20 +93,23 @@ def score(
         fit=_.points.sum(where=_.dimension == "fit"),
         engagement_points=_.points.sum(where=_.dimension == "engagement"),
     )
-    applied_all = applied[0]
-    for more in applied[1:]:
-        applied_all = applied_all.union(more)
-    joined = applied_all.left_join(sums, ["contact_id", "model"]).select(
-        "contact_id",
-        "model",
-        "preference",
-        "scored",
-        fit=ibis.ifelse(_.scored, _.fit.fill_null(0.0).round(ledger.DIGITS), ibis.null("float64")),
-        engagement_points=ibis.ifelse(
-            _.scored,
-            _.engagement_points.fill_null(0.0).round(ledger.DIGITS),
-            ibis.null("float64"),
-        ),
+    joined = (
+        union_all(applied)
+        .left_join(sums, ["contact_id", "model"])
+        .select(
+            "contact_id",
+            "model",
+            "preference",
+            "scored",
+            fit=ibis.ifelse(
+                _.scored, _.fit.fill_null(0.0).round(ledger.DIGITS), ibis.null("float64")
+            ),
+            engagement_points=ibis.ifelse(
+                _.scored,
+                _.engagement_points.fill_null(0.0).round(ledger.DIGITS),
+                ibis.null("float64"),
+            ),
+        )
     )
     graded = []
     for name in settings.model_order():
@@ -122,10 +126,7 @@ def score(
                 grade=ibis.ifelse(part.scored, letter + digit, ibis.null("string")),
             )
         )
-    scores = graded[0]
-    for more in graded[1:]:
-        scores = scores.union(more)
-    scores = engine.cache(scores)
+    scores = engine.cache(union_all(graded))
     primary = (
         scores.mutate(rank=ibis.row_number().over(group_by="contact_id", order_by=_.preference))
         .filter(_.rank == 0)
@@ -230,7 +231,4 @@ def account_scores(
             engagement_digit=ibis.literal(""),
             grade=ibis.literal(""),
         )
-    result = out[0]
-    for more in out[1:]:
-        result = result.union(more)
-    return result
+    return union_all(out)

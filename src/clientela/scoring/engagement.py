@@ -19,7 +19,7 @@ import ibis.expr.types as ir
 from ibis import _
 
 from clientela.config import ModelSettings, Signal
-from clientela.engine.portable import trim
+from clientela.engine.portable import trim, union_all
 from clientela.scoring import ledger
 from clientela.scoring.events import SECONDS_PER_DAY, property_column
 from clientela.scoring.fit import as_text
@@ -78,10 +78,7 @@ def ledger_rows(
         )
     if not hits:
         return ledger.union([])
-    matched = hits[0]
-    for more in hits[1:]:
-        matched = matched.union(more)
-    matched = matched.filter(_.secs <= as_of_secs)
+    matched = union_all(hits).filter(_.secs <= as_of_secs)
 
     day_order = [matched.secs, matched.message_id]
     day_window = ibis.window(

@@ -10,6 +10,8 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
+from clientela.engine.portable import union_all
+
 COLUMNS: dict[str, str] = {
     "contact_id": "string",
     "model": "string",
@@ -68,7 +70,4 @@ def union(parts: list[ir.Table]) -> ir.Table:
     if not parts:
         empty = ibis.memtable(ibis.schema(COLUMNS).to_pyarrow().empty_table())
         return empty.select(**{c: empty[c].cast(t) for c, t in COLUMNS.items()})
-    out = parts[0]
-    for more in parts[1:]:
-        out = out.union(more)
-    return out
+    return union_all(parts)
