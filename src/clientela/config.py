@@ -600,6 +600,108 @@ class StageSettings(_Section):
         return next(s for s in self.stages if s.name == name)
 
 
+class MetricFields(_Section):
+    """Which event property holds each field the metrics read (JSON paths into properties)."""
+
+    ticket_id: str = "ticket_id"
+    post_id: str = "post_id"
+    parent_id: str = "parent_id"
+    author_role: str = "author_role"
+    rating: str = "rating"
+    referred_email: str = "referred_email"
+    medium: str = "channel"
+    """The ticket's or post's own channel (email, chat, social, forum, ...)."""
+
+    @field_validator("*")
+    @classmethod
+    def _json_key(cls, value: str) -> str:
+        if not _JSON_KEY.match(value):
+            raise ValueError("a property name or dotted path such as 'ticket_id' or 'order.id'")
+        return value
+
+
+class MetricEvents(_Section):
+    """Which track events each metric family counts."""
+
+    activity: list[str] = Field(
+        default_factory=lambda: ["Logged In", "Product Used", "Order Completed", "Ticket Created"]
+    )
+    """Seed 000 *activity*: using the product and buying (what a customer does for themself)."""
+    engagement: list[str] = Field(
+        default_factory=lambda: [
+            "Post Created",
+            "Post Shared",
+            "Post Liked",
+            "Review Submitted",
+            "Referral Sent",
+            "Webinar Attended",
+            "Content Reported",
+        ]
+    )
+    """Seed 000 *engagement*: taking part with others (community, reviews, referrals, events)."""
+    login: list[str] = Field(default_factory=lambda: ["Logged In"])
+    post: list[str] = Field(default_factory=lambda: ["Post Created"])
+    share: list[str] = Field(default_factory=lambda: ["Post Shared"])
+    like: list[str] = Field(default_factory=lambda: ["Post Liked"])
+    report: list[str] = Field(default_factory=lambda: ["Content Reported"])
+    moderation: list[str] = Field(default_factory=lambda: ["Moderation Action"])
+    ticket: list[str] = Field(default_factory=lambda: ["Ticket Created"])
+    reply: list[str] = Field(default_factory=lambda: ["Ticket Replied"])
+    review: list[str] = Field(default_factory=lambda: ["Review Submitted"])
+    referral: list[str] = Field(default_factory=lambda: ["Referral Sent"])
+
+
+class MetricStages(_Section):
+    """Which stages play which part in the funnel metrics (empty = from the stage preset)."""
+
+    funnel: list[str] = Field(default_factory=list)
+    """The stages in the order a contact climbs them (stage conversion, the report's funnel)."""
+    lead: str = ""
+    """Entering this stage makes a contact a lead (conversion rate)."""
+    customers: list[str] = Field(default_factory=list)
+    """Stages that count as customers (retention, churn)."""
+    churned: list[str] = Field(default_factory=list)
+    """Stages that mean a customer was lost (churn rate)."""
+
+
+# Stage roles of the shipped stage presets.
+_STAGE_ROLES: dict[str, dict[str, Any]] = {
+    "relationship": {
+        "funnel": ["stranger", "prospect", "customer", "fan"],
+        "lead": "prospect",
+        "customers": ["customer", "fan"],
+        "churned": ["churned"],
+    },
+    "journey": {
+        "funnel": ["reach", "acquisition", "conversion", "retention", "loyalty"],
+        "lead": "acquisition",
+        "customers": ["conversion", "retention", "loyalty"],
+        "churned": ["churned"],
+    },
+}
+
+
+class MetricsSettings(_Section):
+    """Settings of the lifecycle KPIs (``clientela metrics`` and the HTML report)."""
+
+    session_gap_minutes: float = Field(default=30.0, gt=0)
+    """A session ends after this much inactivity (seed 004)."""
+    sla_minutes: float = Field(default=30.0, gt=0)
+    """Social and support care: customers expect an answer within this (seed 004)."""
+    human_roles: list[str] = Field(default_factory=lambda: ["agent"])
+    """Reply authors that are people (bot auto-replies do not count as a first response)."""
+    conversion_window_days: float = Field(default=90.0, gt=0)
+    """A lead converts if they buy within this many days of becoming a lead."""
+    exclude_classes: list[str] = Field(default_factory=lambda: ["bot", "employee"])
+    """Audience classes left out of every metric (bots and your own staff skew them)."""
+    default_period: Literal["day", "week", "month", "quarter", "year"] = "month"
+    default_periods: int = Field(default=12, gt=0)
+    """How many periods, ending with the as-of date's, when no --from is given."""
+    events: MetricEvents = Field(default_factory=MetricEvents)
+    fields: MetricFields = Field(default_factory=MetricFields)
+    stages: MetricStages = Field(default_factory=MetricStages)
+
+
 class ScoringSettings(_Section):
     """Which model's grade is the contact's grade when several apply."""
 
@@ -619,6 +721,7 @@ class Settings(_Section):
     scoring: ScoringSettings = Field(default_factory=ScoringSettings)
     audience: AudienceSettings = Field(default_factory=AudienceSettings)
     stages: StageSettings = Field(default_factory=lambda: StageSettings.model_validate({}))
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -638,6 +741,35 @@ class Settings(_Section):
             if name not in self.models:
                 raise ValueError(f"scoring.primary names models among {', '.join(self.models)}")
         return self
+
+    @model_validator(mode="after")
+    def _metric_stages_known(self) -> Settings:
+        names = [s.name for s in self.stages.stages]
+        roles = self.stage_roles()
+        for key in ("funnel", "customers", "churned"):
+            for name in roles[key]:
+                if name not in names:
+                    raise ValueError(
+                        f"metrics.stages.{key} naming stages among {', '.join(names)} "
+                        f"(not {name!r})"
+                    )
+        if roles["lead"] not in names:
+            raise ValueError(
+                f"metrics.stages.lead naming a stage among {', '.join(names)} "
+                f"(not {roles['lead']!r})"
+            )
+        return self
+
+    def stage_roles(self) -> dict[str, Any]:
+        """funnel, lead, customers and churned stages: as set, else from the stage preset."""
+        preset = _STAGE_ROLES.get(self.stages.preset or "", _STAGE_ROLES["relationship"])
+        own = self.metrics.stages
+        return {
+            "funnel": own.funnel or preset["funnel"],
+            "lead": own.lead or preset["lead"],
+            "customers": own.customers or preset["customers"],
+            "churned": own.churned or preset["churned"],
+        }
 
     def model_order(self) -> list[str]:
         """Model names, the preferred first (for a contact's grade)."""
@@ -769,4 +901,51 @@ job_seeker = "exclude"
 [stages]
 preset = "relationship"   # stranger, prospect, customer, fan (+ dormant, churned); or "journey"
 sales_ready_grades = ["A1", "A2", "B1"]
+
+# -- metrics (seeds 000-004): `clientela metrics list`, `clientela report` ----------------------
+[metrics]
+session_gap_minutes = 30.0   # a session ends after this much inactivity
+sla_minutes = 30.0           # care: customers expect a human answer within this
+human_roles = ["agent"]      # reply authors that are people (not the auto-responder)
+conversion_window_days = 90.0
+exclude_classes = ["bot", "employee"]   # left out of every metric
+default_period = "month"     # day, week, month, quarter or year
+default_periods = 12         # periods shown when no --from is given
+
+[metrics.events]
+activity = ["Logged In", "Product Used", "Order Completed", "Ticket Created"]
+engagement = [
+  "Post Created",
+  "Post Shared",
+  "Post Liked",
+  "Review Submitted",
+  "Referral Sent",
+  "Webinar Attended",
+  "Content Reported",
+]
+login = ["Logged In"]
+post = ["Post Created"]
+share = ["Post Shared"]
+like = ["Post Liked"]
+report = ["Content Reported"]
+moderation = ["Moderation Action"]
+ticket = ["Ticket Created"]
+reply = ["Ticket Replied"]
+review = ["Review Submitted"]
+referral = ["Referral Sent"]
+
+[metrics.fields]             # the event property holding each field
+ticket_id = "ticket_id"
+post_id = "post_id"
+parent_id = "parent_id"
+author_role = "author_role"
+rating = "rating"
+referred_email = "referred_email"
+medium = "channel"
+
+[metrics.stages]             # empty = from the stage preset
+funnel = []                  # relationship: stranger, prospect, customer, fan
+lead = ""                    # relationship: prospect
+customers = []               # relationship: customer, fan
+churned = []                 # relationship: churned
 """

@@ -37,6 +37,7 @@ TABLES = (
     "stage_history",
     "lifecycle",
     "account_scores",
+    "activity",
     "run_info",
 )
 
@@ -142,6 +143,7 @@ def compute(
         "stage_history": placed.history,
         "lifecycle": view,
         "account_scores": accounts,
+        "activity": scoring_events.activity(settings, built.contact_events),
         "run_info": run_info,
     }
 

@@ -3,9 +3,10 @@
 :func:`narrow` keeps what identity, profiles, audience classes, scoring and stages need: the
 ids, the call type and name, the time (plus ``secs``, whole epoch seconds, the same on every
 engine, and ``day``, the UTC day number), ``traits`` of identify and group calls,
-``properties`` of purchases (for the products bought), and the JSON fields the rules test, as
-text: page path, form id, email id, channel, user agent, and every property a signal's
-``where`` names. Everything else (the raw line, other payloads) stays on disk, which keeps the
+``properties`` of purchases (for the products bought), and the JSON fields the rules and
+metrics read, as text: page path, form id, email id, channel, user agent, every property a
+signal's ``where`` names and the ``[metrics.fields]`` (ticket and post ids, reply author,
+rating, ...). Everything else (the raw line, other payloads) stays on disk, which keeps the
 run's working set small.
 """
 
@@ -33,6 +34,10 @@ BASE_FIELDS: dict[str, tuple[str, str]] = {
 }
 
 
+# Metric fields (``[metrics.fields]``) ride along as ``m_<name>`` until ``activity`` renames them.
+METRIC_FIELD_PREFIX = "m_"
+
+
 def property_column(key: str) -> str:
     """The column holding property ``key`` (``order.total`` → ``p_order__total``)."""
     return "p_" + re.sub(r"[^A-Za-z0-9_]", "__", key)
@@ -47,6 +52,8 @@ def narrow(engine: Engine, settings: Settings, events: ir.Table) -> ir.Table:
         for signal in model.signals:
             for key in signal.where:
                 by_column["properties"][property_column(key)] = key
+    for name, key in settings.metrics.fields.model_dump().items():
+        by_column["properties"][METRIC_FIELD_PREFIX + name] = key
     with_fields = engine.json_fields(events, by_column)
     purchase = settings.stages.events.purchase
     is_purchase = (with_fields.type == "track") & with_fields.event.isin(purchase)
@@ -78,3 +85,32 @@ def narrow(engine: Engine, settings: Settings, events: ir.Table) -> ir.Table:
 def of_contacts(contact_events: ir.Table) -> ir.Table:
     """The events that belong to a contact (the ones scoring, audience and stages read)."""
     return contact_events.filter(_.contact_id.notnull())
+
+
+def activity(settings: Settings, contact_events: ir.Table) -> ir.Table:
+    """The published ``activity`` table: every event of a contact, narrow, for the metrics.
+
+    ``passive`` marks events that happen *to* a contact (``stages.events.passive``: email
+    opens, renewals, agent replies); ``rating`` is the rating property as a number.
+    """
+    fields = settings.metrics.fields.model_dump()
+    passive = (contact_events.type == "track") & contact_events.event.isin(
+        settings.stages.events.passive
+    )
+    named = {
+        name: contact_events[METRIC_FIELD_PREFIX + name] for name in fields if name != "rating"
+    }
+    return of_contacts(contact_events).select(
+        "contact_id",
+        "message_id",
+        "type",
+        "event",
+        "timestamp",
+        "secs",
+        "day",
+        "path",
+        "channel",
+        passive=passive.fill_null(False),
+        rating=contact_events[METRIC_FIELD_PREFIX + "rating"].try_cast("float64"),
+        **named,
+    )
