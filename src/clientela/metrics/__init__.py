@@ -1,0 +1,22 @@
+"""Lifecycle KPIs (seeds 000–004) as Ibis expressions on either engine.
+
+One module per family; each registers its metrics in :data:`REGISTRY` (``clientela metrics
+list``). :func:`compute` runs one for a :class:`Query`; :func:`who` lists the contacts behind
+one of its cells. ``docs/metrics.md`` gives every formula and edge case.
+"""
+
+from clientela.metrics.base import (
+    NA,
+    REGISTRY,
+    Metric,
+    MetricResult,
+    Query,
+    compute,
+    get,
+    who,
+)
+
+__all__ = ["NA", "REGISTRY", "Metric", "MetricResult", "Query", "compute", "get", "who"]
+
+# The families register their metrics when imported.
+from clientela.metrics import growth  # noqa: E402, F401

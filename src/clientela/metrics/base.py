@@ -1,0 +1,380 @@
+"""How every metric is computed: facts → cells → finished values, with breakdowns and "who".
+
+A :class:`Metric` has three parts:
+
+* ``facts(ctx)`` — an Ibis table with one row per counted thing (a contact in a period, a
+  ticket, a session, a funnel attempt, ...): its ``period`` label, the metric's own ``keys``
+  (funnel step, cohort offset, hour of day, ...), ``contact_id`` and the measure columns;
+* ``measures(facts)`` — aggregates per cell (counts and sums, computed by the engine);
+* ``finish(cell)`` — plain Python on the aggregated numbers: ratios, changes, and ``n/a``
+  with its reason when a denominator is zero. Ratios are taken in Python from exact counts,
+  which is why DuckDB and Spark give identical answers.
+
+Quantiles (median, p90) use the *nearest-rank* definition: the value at rank ``ceil(q × n)``
+of the ``n`` sorted values, computed with window functions on either engine.
+
+A cell is one (period, breakdown values, keys). Breakdowns (``--by``) and filters
+(``--where``) join the facts with the contact's dimensions: stage, grade, class, fit letter,
+engagement digit, account or any trait (``trait:country``), all as of the published run.
+:func:`who` returns the facts behind one cell: the contacts who make up the number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+from ibis import _
+
+from clientela.config import Settings
+from clientela.engine import Engine
+from clientela.errors import ClientelaError
+from clientela.metrics.periods import Calendar, period_start
+
+# Breakdown dimensions: name → lifecycle column (``trait:NAME`` is any contact trait).
+DIMENSIONS: dict[str, str] = {
+    "stage": "stage",
+    "grade": "grade",
+    "class": "audience_class",
+    "fit": "fit_letter",
+    "engagement": "engagement_digit",
+    "account": "account_id",
+    "model": "model",
+}
+NONE = "(none)"
+# "Never" for intervals that are still open (stage not exited yet).
+FOREVER = 2**62
+
+
+@dataclass(frozen=True)
+class NA:
+    """A value that cannot be computed, with the reason (shown as ``n/a (reason)``)."""
+
+    reason: str
+
+    def __str__(self) -> str:
+        return f"n/a ({self.reason})"
+
+
+Value = float | int | str | NA | None
+
+
+def ratio(numerator: float, denominator: float, reason: str, scale: float = 100.0) -> Value:
+    """``numerator / denominator × scale``, or n/a with ``reason`` when the denominator is 0."""
+    if not denominator:
+        return NA(reason)
+    return numerator * scale / denominator
+
+
+def change(current: Value, previous: Value) -> Value:
+    """Period-over-period change in percent: (current − previous) / previous × 100."""
+    if isinstance(previous, NA) or previous is None:
+        return NA("previous period has no value")
+    if isinstance(current, NA) or current is None:
+        return NA("this period has no value")
+    if isinstance(previous, str) or isinstance(current, str):
+        return NA("not a number")
+    if previous == 0:
+        return NA("previous period was 0")
+    return (float(current) - float(previous)) * 100.0 / abs(float(previous))
+
+
+@dataclass(frozen=True)
+class Query:
+    """What to compute: the range (local dates, inclusive), period, breakdowns and filters."""
+
+    start: date | None = None
+    end: date | None = None
+    period: str | None = None
+    by: tuple[str, ...] = ()
+    where: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    options: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric. See the module docstring for how the parts fit together."""
+
+    name: str
+    title: str
+    family: str
+    formula: str
+    facts: Callable[[Context], ir.Table]
+    measures: Callable[[ir.Table], dict[str, ir.Scalar]]
+    finish: Callable[[dict[str, Any], Context], dict[str, Value]]
+    columns: dict[str, str]
+    """Output columns → unit: count, %, ratio, minutes, days, hours, rating, text."""
+    keys: tuple[str, ...] = ()
+    quantiles: dict[str, tuple[str, float]] = field(default_factory=dict)
+    """Output name → (fact column, q): nearest-rank quantile of the column per cell."""
+    headline: str | None = None
+    """The column whose period-over-period change is reported as ``change``."""
+    options: dict[str, str] = field(default_factory=dict)
+    """Option name → default (``--option``-style settings such as funnel steps)."""
+    all_classes: bool = False
+    """True: count every audience class (the metric itself tells them apart)."""
+    fill: bool = True
+    """True: every period appears, with zero counts, even when nothing happened in it."""
+
+
+@dataclass
+class MetricResult:
+    """Finished rows of one metric, plus what they were computed from."""
+
+    metric: Metric
+    query: Query
+    calendar: Calendar
+    as_of: datetime
+    columns: list[str]
+    rows: list[dict[str, Value]]
+
+
+REGISTRY: dict[str, Metric] = {}
+
+
+def register(metric: Metric) -> Metric:
+    """Add a metric to the catalogue (``clientela metrics list``)."""
+    if metric.name in REGISTRY:
+        raise ValueError(f"metric {metric.name!r} registered twice")
+    REGISTRY[metric.name] = metric
+    return metric
+
+
+def get(name: str) -> Metric:
+    """The metric called ``name``, or an error listing the known ones."""
+    if name not in REGISTRY:
+        known = ", ".join(sorted(REGISTRY))
+        raise ClientelaError(f"no metric called {name!r}; known metrics: {known}")
+    return REGISTRY[name]
+
+
+class Context:
+    """What a metric's facts are built from: the published results, the calendar of the
+    query and the settings. Contacts of the excluded audience classes are left out here."""
+
+    def __init__(
+        self, engine: Engine, settings: Settings, query: Query, metric: Metric | None = None
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.query = query
+        self.metric = metric
+        info = engine.to_arrow(engine.published("run_info")).to_pylist()
+        as_of = info[0]["as_of"] if info else datetime.now(UTC)
+        self.as_of: datetime = as_of if as_of.tzinfo else as_of.replace(tzinfo=UTC)
+        self.as_of_secs = int(self.as_of.timestamp())
+        kind = query.period or settings.metrics.default_period
+        zone = settings.report.timezone
+        last = query.end or self.as_of.astimezone(ZoneInfo(zone)).date()
+        if query.start is not None:
+            first = query.start
+        else:
+            first = period_start(last, kind)
+            for _step in range(settings.metrics.default_periods - 1):
+                first = period_start(first - timedelta(days=1), kind)
+        self.first = first
+        # One period before the first shown: the base of the first period's change.
+        lead_in = period_start(period_start(first, kind) - timedelta(days=1), kind)
+        self.calendar = Calendar(zone, kind, lead_in, last)
+        self.shown = [p.label for p in self.calendar.periods][1:]
+        self.include_all = metric.all_classes if metric is not None else False
+        self._cache: dict[str, ir.Table] = {}
+
+    def option(self, name: str) -> str:
+        """A metric option: as given in the query, else the metric's default."""
+        if name in self.query.options:
+            return self.query.options[name]
+        if self.metric is not None and name in self.metric.options:
+            return self.metric.options[name]
+        raise ClientelaError(f"unknown option {name!r}")
+
+    def published(self, name: str) -> ir.Table:
+        return self.engine.published(name)
+
+    def included(self, table: ir.Table) -> ir.Table:
+        """``table`` without the contacts of ``metrics.exclude_classes``."""
+        classes = self.settings.metrics.exclude_classes
+        if self.include_all or not classes:
+            return table
+        out = self.published("audience").filter(_.audience_class.isin(classes))
+        return table.anti_join(out.select("contact_id"), "contact_id")
+
+    def activity(self) -> ir.Table:
+        """Every published event of the included contacts, at any time up to the as-of."""
+        return self.included(self.published("activity"))
+
+    def in_range(self, table: ir.Table, secs: str = "secs", to: str = "period") -> ir.Table:
+        """Rows whose ``secs`` fall in the calendar's range, labelled with their period."""
+        return self.calendar.assign(table, secs, to)
+
+    def stage_history(self) -> ir.Table:
+        """Stage intervals of the included contacts with ``entered_secs`` and
+        ``exited_secs`` (:data:`FOREVER` while the stage lasts)."""
+        history = self.included(self.published("stage_history"))
+        return history.mutate(
+            entered_secs=history.entered_at.truncate("s").epoch_seconds().cast("int64"),
+            exited_secs=history.exited_at.truncate("s")
+            .epoch_seconds()
+            .cast("int64")
+            .fill_null(FOREVER),
+        )
+
+    def dimensions(self, names: list[str]) -> ir.Table:
+        """contact_id plus one text column per breakdown dimension."""
+        life = self.published("lifecycle")
+        columns: dict[str, ir.Value] = {}
+        traits: list[str] = []
+        for name in names:
+            if name.startswith("trait:"):
+                traits.append(name)
+            elif name in DIMENSIONS:
+                columns[name] = life[DIMENSIONS[name]].cast("string")
+            else:
+                known = ", ".join([*DIMENSIONS, "trait:NAME"])
+                raise ClientelaError(f"cannot break down by {name!r}; use one of {known}")
+        table = life.select("contact_id", **columns)
+        for name in traits:
+            trait = name.split(":", 1)[1]
+            values = (
+                self.published("contact_traits")
+                .filter(_.trait == trait)
+                .select("contact_id", _value=_.value)
+            )
+            joined = table.left_join(values, "contact_id")
+            table = joined.select(*table.columns, **{name: joined._value})
+        return table
+
+
+def _with_dimensions(ctx: Context, facts: ir.Table) -> ir.Table:
+    """Facts joined with the --by and --where dimensions; missing values become (none)."""
+    names = list(dict.fromkeys([*ctx.query.by, *ctx.query.where]))
+    if not names:
+        return facts
+    dims = ctx.dimensions(names)
+    joined = facts.left_join(dims, facts.contact_id == dims.contact_id)
+    table = joined.select(*facts.columns, **{n: joined[n].fill_null(NONE) for n in names})
+    for name, values in ctx.query.where.items():
+        table = table.filter(table[name].isin(list(values)))
+    return table
+
+
+def nearest_rank(facts: ir.Table, group: list[str], column: str, q: float, out: str) -> ir.Table:
+    """Per group, the value at rank ceil(q × n) of the n non-null sorted values of column."""
+    # ceil(q × n) in integers: q as a fraction of 1,000,000 avoids float rounding.
+    num = round(q * 1_000_000)
+    values = facts.filter(facts[column].notnull())
+    ranked = values.mutate(
+        _rank=ibis.row_number().over(ibis.window(group_by=group or None, order_by=[values[column]]))
+        + 1,
+        _n=values[column].count().over(ibis.window(group_by=group or None)),
+    )
+    wanted = (ranked._n * num + 999_999) // 1_000_000
+    picked = ranked.filter(ranked._rank == ibis.greatest(wanted, 1))
+    return picked.select(*group, **{out: picked[column].cast("float64")})
+
+
+def _key(row: Mapping[str, Any], names: list[str]) -> tuple[Any, ...]:
+    return tuple(row[n] for n in names)
+
+
+def compute(
+    engine: Engine, settings: Settings, name: str, query: Query | None = None
+) -> MetricResult:
+    """One metric for a query: finished rows, one per (period, breakdown, keys)."""
+    metric = get(name)
+    query = query or Query()
+    for option in query.options:
+        if option not in metric.options:
+            allowed = ", ".join(metric.options) or "none"
+            raise ClientelaError(f"metric {name!r} has no option {option!r} (options: {allowed})")
+    ctx = Context(engine, settings, query, metric)
+    facts = _with_dimensions(ctx, metric.facts(ctx))
+    group = ["period", *query.by, *metric.keys]
+    cells = engine.to_arrow(facts.group_by(group).aggregate(**metric.measures(facts)))
+    by_cell = {_key(row, group): row for row in cells.to_pylist()}
+    quantile_values: dict[str, dict[tuple[Any, ...], Any]] = {}
+    for out, (column, q) in metric.quantiles.items():
+        picked = engine.to_arrow(nearest_rank(facts, group, column, q, out)).to_pylist()
+        quantile_values[out] = {_key(row, group): row[out] for row in picked}
+    measure_names = [c for c in cells.schema.names if c not in group]
+    combos = sorted({k[1:] for k in by_cell}, key=_sort_key)
+    if not combos and len(group) == 1:
+        combos = [()]  # no breakdown: every period has a row, even with nothing in it
+    labels = [p.label for p in ctx.calendar.periods]
+    rows: list[dict[str, Value]] = []
+    previous: dict[tuple[Any, ...], Value] = {}
+    for period in labels:
+        for combo in combos:
+            key = (period, *combo)
+            if not metric.fill and key not in by_cell:
+                continue
+            cell = dict(by_cell.get(key) or {n: 0 for n in measure_names})
+            for n in measure_names:
+                if cell.get(n) is None:
+                    cell[n] = 0
+            for out in metric.quantiles:
+                cell[out] = quantile_values[out].get(key)
+            cell.update(zip(group, key, strict=True))
+            finished = metric.finish(cell, ctx)
+            row: dict[str, Value] = {g: cell[g] for g in group}
+            row.update(finished)
+            if metric.headline is not None:
+                value = finished[metric.headline]
+                row["change"] = (
+                    change(value, previous[combo])
+                    if combo in previous
+                    else NA("no previous period")
+                )
+                previous[combo] = value
+            if period in ctx.shown:
+                rows.append(row)
+    columns = [*group, *metric.columns]
+    if metric.headline is not None:
+        columns.append("change")
+    return MetricResult(metric, query, ctx.calendar, ctx.as_of, columns, rows)
+
+
+def _sort_key(combo: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple((v is None, str(v) if not isinstance(v, int | float) else v) for v in combo)
+
+
+def who(
+    engine: Engine,
+    settings: Settings,
+    name: str,
+    cell: Mapping[str, str],
+    query: Query | None = None,
+) -> pa.Table:
+    """The facts behind one cell (``{"period": "2026-05", "stage": "customer", ...}``, any
+    fact or dimension column): the contacts who make up the number, with their email."""
+    metric = get(name)
+    query = query or Query()
+    ctx = Context(engine, settings, query, metric)
+    extra = [c for c in cell if c in DIMENSIONS or c.startswith("trait:")]
+    wider = Query(
+        query.start,
+        query.end,
+        query.period,
+        tuple(dict.fromkeys([*query.by, *extra])),
+        query.where,
+        query.options,
+    )
+    ctx.query = wider
+    facts = _with_dimensions(ctx, metric.facts(ctx))
+    for column, value in cell.items():
+        if column not in facts.columns:
+            raise ClientelaError(
+                f"metric {name!r} has no column {column!r} to pick a cell by "
+                f"(columns: {', '.join(facts.columns)})"
+            )
+        facts = facts.filter(facts[column].cast("string") == value)
+    contacts = engine.published("contacts").select("contact_id", "email")
+    joined = facts.left_join(contacts, facts.contact_id == contacts.contact_id)
+    out = joined.select(*facts.columns, email=joined.email).order_by("contact_id")
+    return engine.to_arrow(out)
