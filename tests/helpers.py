@@ -57,3 +57,22 @@ def land(ws: Workspace, journeys: Any, name: str = "events.jsonl") -> None:
     path = ws.root / "input" / name
     journeys.write(path)
     ingest_files(ws, [path])
+
+
+def metric_rows(
+    ws: Workspace, name: str, query: Any = None, kind: str = "duckdb"
+) -> list[dict[str, Any]]:
+    """Rows of one metric over the published results; n/a values become their text
+    (``"n/a (no customers at the start)"``) so tests can compare them."""
+    from clientela import metrics
+    from clientela.engine import connect
+
+    engine = connect(ws, kind)
+    try:
+        result = metrics.compute(engine, ws.settings, name, query)
+        return [
+            {k: str(v) if isinstance(v, metrics.NA) else v for k, v in row.items()}
+            for row in result.rows
+        ]
+    finally:
+        engine.close()
