@@ -67,7 +67,7 @@ def metric_rows(
     from clientela import metrics
     from clientela.engine import connect
 
-    engine = connect(ws, kind)
+    engine = connect(ws, kind, reader=True)
     try:
         result = metrics.compute(engine, ws.settings, name, query)
         return [

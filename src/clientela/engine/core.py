@@ -254,14 +254,22 @@ class Engine:
             disconnect()
 
 
-def connect(workspace: Workspace, kind: str | None = None) -> Engine:
-    """Connect the engine the workspace's ``[engine]`` section (or ``kind``) asks for."""
+def connect(workspace: Workspace, kind: str | None = None, reader: bool = False) -> Engine:
+    """Connect the engine the workspace's ``[engine]`` section (or ``kind``) asks for.
+
+    ``reader=True`` is for code that only reads published results (metrics, the report, the
+    server): on DuckDB it gets a private in-memory database instead of the workspace's file,
+    so any number of readers run while the main job holds the file's lock.
+    """
     settings = workspace.settings.engine
     chosen = kind or settings.kind
     if chosen == "duckdb":
-        path = workspace.root / settings.duckdb_file
-        path.parent.mkdir(parents=True, exist_ok=True)
-        backend = ibis.duckdb.connect(str(path))
+        if reader:
+            backend = ibis.duckdb.connect(":memory:")
+        else:
+            path = workspace.root / settings.duckdb_file
+            path.parent.mkdir(parents=True, exist_ok=True)
+            backend = ibis.duckdb.connect(str(path))
         backend.raw_sql("SET TimeZone = 'UTC'")
         if settings.threads:
             backend.raw_sql(f"SET threads = {int(settings.threads)}")

@@ -19,4 +19,5 @@ from clientela.metrics.base import (
 __all__ = ["NA", "REGISTRY", "Metric", "MetricResult", "Query", "compute", "get", "who"]
 
 # The families register their metrics when imported.
-from clientela.metrics import growth  # noqa: E402, F401
+from clientela.metrics import conversion, feedback, growth, retention  # noqa: E402, F401
+from clientela.metrics import community  # noqa: E402, F401

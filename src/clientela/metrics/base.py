@@ -72,14 +72,17 @@ def ratio(numerator: float, denominator: float, reason: str, scale: float = 100.
     return numerator * scale / denominator
 
 
-def change(current: Value, previous: Value) -> Value:
-    """Period-over-period change in percent: (current − previous) / previous × 100."""
+def change(current: Value, previous: Value, points: bool = False) -> Value:
+    """Period-over-period change: (current − previous) / |previous| × 100 in percent, or, for
+    a value that is itself a percentage (``points``), current − previous in points."""
     if isinstance(previous, NA) or previous is None:
         return NA("previous period has no value")
     if isinstance(current, NA) or current is None:
         return NA("this period has no value")
     if isinstance(previous, str) or isinstance(current, str):
         return NA("not a number")
+    if points:
+        return float(current) - float(previous)
     if previous == 0:
         return NA("previous period was 0")
     return (float(current) - float(previous)) * 100.0 / abs(float(previous))
@@ -114,13 +117,27 @@ class Metric:
     quantiles: dict[str, tuple[str, float]] = field(default_factory=dict)
     """Output name → (fact column, q): nearest-rank quantile of the column per cell."""
     headline: str | None = None
-    """The column whose period-over-period change is reported as ``change``."""
+    """The column whose period-over-period change is reported as ``change`` (in percent, or
+    in percentage points when the headline is itself a percentage)."""
     options: dict[str, str] = field(default_factory=dict)
     """Option name → default (``--option``-style settings such as funnel steps)."""
     all_classes: bool = False
     """True: count every audience class (the metric itself tells them apart)."""
     fill: bool = True
     """True: every period appears, with zero counts, even when nothing happened in it."""
+
+    @property
+    def change_unit(self) -> str:
+        """``pp`` (points) for a percentage headline, ``%`` (relative change) otherwise."""
+        return "pp" if self.headline and self.columns.get(self.headline) == "%" else "%"
+
+    @property
+    def units(self) -> dict[str, str]:
+        """Every output column's unit, ``change`` included."""
+        out = dict(self.columns)
+        if self.headline is not None:
+            out["change"] = self.change_unit
+        return out
 
 
 @dataclass
@@ -326,11 +343,8 @@ def compute(
             row.update(finished)
             if metric.headline is not None:
                 value = finished[metric.headline]
-                row["change"] = (
-                    change(value, previous[combo])
-                    if combo in previous
-                    else NA("no previous period")
-                )
+                before = previous.get(combo, NA("no previous period"))
+                row["change"] = change(value, before, points=metric.change_unit == "pp")
                 previous[combo] = value
             if period in ctx.shown:
                 rows.append(row)
