@@ -12,12 +12,26 @@ from clientela.metrics.base import (
     MetricResult,
     Query,
     compute,
+    display,
     get,
+    plain,
     who,
 )
 
-__all__ = ["NA", "REGISTRY", "Metric", "MetricResult", "Query", "compute", "get", "who"]
+__all__ = [
+    "NA",
+    "REGISTRY",
+    "Metric",
+    "MetricResult",
+    "Query",
+    "compute",
+    "display",
+    "get",
+    "plain",
+    "who",
+]
 
 # The families register their metrics when imported.
 from clientela.metrics import conversion, feedback, growth, retention  # noqa: E402, F401
 from clientela.metrics import community  # noqa: E402, F401
+from clientela.metrics import care  # noqa: E402, F401

@@ -390,5 +390,34 @@ def who(
         facts = facts.filter(facts[column].cast("string") == value)
     contacts = engine.published("contacts").select("contact_id", "email")
     joined = facts.left_join(contacts, facts.contact_id == contacts.contact_id)
-    out = joined.select(*facts.columns, email=joined.email).order_by("contact_id")
+    rest = [c for c in facts.columns if c != "contact_id"]
+    out = joined.select("contact_id", "email", *rest).order_by("contact_id")
     return engine.to_arrow(out)
+
+
+def display(value: Value, unit: str) -> str:
+    """A value as people read it: ``41.5 %``, ``+2.1 pp``, ``1,204``, ``n/a (reason)``."""
+    if isinstance(value, NA):
+        return str(value)
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if unit == "count":
+        return f"{value:,.0f}"
+    if unit == "%":
+        return f"{value:,.1f} %"
+    if unit == "pp":
+        return f"{value:+,.1f} pp"
+    if unit in ("ratio", "rating"):
+        return f"{value:,.2f}"
+    if unit in ("minutes", "days", "hours"):
+        return f"{value:,.1f} {unit}"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def plain(value: Value) -> Any:
+    """A value for JSON and CSV: numbers as numbers, n/a as None (its reason goes beside)."""
+    return None if isinstance(value, NA) else value
