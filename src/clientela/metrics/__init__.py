@@ -32,6 +32,5 @@ __all__ = [
 ]
 
 # The families register their metrics when imported.
-from clientela.metrics import conversion, feedback, growth, retention  # noqa: E402, F401
-from clientela.metrics import community  # noqa: E402, F401
-from clientela.metrics import care  # noqa: E402, F401
+from clientela.metrics import care, community, conversion, feedback, growth, retention  # noqa: F401
+from clientela.metrics import funnels  # noqa: E402, F401
