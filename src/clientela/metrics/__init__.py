@@ -32,5 +32,13 @@ __all__ = [
 ]
 
 # The families register their metrics when imported.
-from clientela.metrics import care, community, conversion, feedback, growth, retention  # noqa: F401
-from clientela.metrics import funnels  # noqa: E402, F401
+from clientela.metrics import (  # noqa: F401
+    care,
+    cohorts,
+    community,
+    conversion,
+    feedback,
+    funnels,
+    growth,
+    retention,
+)
