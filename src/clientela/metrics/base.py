@@ -273,6 +273,13 @@ def _with_dimensions(ctx: Context, facts: ir.Table) -> ir.Table:
     names = list(dict.fromkeys([*ctx.query.by, *ctx.query.where]))
     if not names:
         return facts
+    for name in names:
+        if name in facts.columns:
+            metric = ctx.metric.name if ctx.metric is not None else "this metric"
+            raise ClientelaError(
+                f"{metric} already has a column {name!r} (the value at the time of each "
+                f"event); break it down by another dimension"
+            )
     dims = ctx.dimensions(names)
     joined = facts.left_join(dims, facts.contact_id == dims.contact_id)
     table = joined.select(*facts.columns, **{n: joined[n].fill_null(NONE) for n in names})
@@ -388,10 +395,11 @@ def who(
                 f"(columns: {', '.join(facts.columns)})"
             )
         facts = facts.filter(facts[column].cast("string") == value)
-    contacts = engine.published("contacts").select("contact_id", "email")
+    label = "contact_email" if "email" in facts.columns else "email"
+    contacts = engine.published("contacts").select("contact_id", **{label: _.email})
     joined = facts.left_join(contacts, facts.contact_id == contacts.contact_id)
     rest = [c for c in facts.columns if c != "contact_id"]
-    out = joined.select("contact_id", "email", *rest).order_by("contact_id")
+    out = joined.select("contact_id", label, *rest).order_by("contact_id")
     return engine.to_arrow(out)
 
 
