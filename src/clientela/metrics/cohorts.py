@@ -28,7 +28,8 @@ period itself).
 * ``dormant``: active in the previous period but not in this one — reported as a positive
   count (the contacts lost this period), not a negative one.
 
-"First ever" looks at all history up to the as-of, not only the range.
+"First ever" looks at all history up to the as-of, not only the range. The period holding
+the as-of is counted as it stands: its dormant contacts may still come back before it ends.
 
 **stickiness** — for each local day d: DAU(d) = contacts active on d; WAU(d) = contacts
 active on some day of d−6..d; MAU(d) = contacts active on some day of d−29..d (activity

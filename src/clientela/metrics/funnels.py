@@ -7,7 +7,8 @@
   twice (``Order Completed,Order Completed``: two different orders).
 * A contact *enters* the funnel at their first occurrence of step 1 in a period (events in
   the same second are taken in message-id order); the entry belongs to that period. Each
-  contact enters at most once per period, so step 1 counts every entrant once.
+  contact enters at most once per period, so step 1 counts every entrant once; an entry in
+  the next period is a new, independent attempt.
 * The conversion *window* (``30d``, ``12h``, ``90m``, ``2w``) is measured from the entry:
   a later step counts only if it happens at most ``window`` after step 1. Steps may happen
   after the end of the range (up to the as-of) as long as they are inside the window.
@@ -34,8 +35,10 @@ reached step k − 1 but not step k (0 at step 1); ``median_hours`` and ``p90_ho
 from step 1 to this step of the contacts who reached it, nearest-rank (0 at step 1).
 Step labels are ``1 Signed Up``, ``2 page:/pricing``, ...
 
-The facts have one row per (entry, step) with ``reached`` (1 or 0), so ``who`` with
-``reached=1`` lists the contacts who reached a step and ``reached=0`` those who did not.
+The facts have one row per (entry, step): ``entered_secs`` (UTC epoch second of step 1),
+``reached`` and ``reached_previous`` (1 or 0) and ``seconds_to_step`` (empty when not
+reached), so ``who`` with ``reached=1`` lists the contacts who reached a step and
+``reached=0`` those who did not.
 """
 
 from __future__ import annotations
@@ -319,7 +322,7 @@ def _funnel_facts(ctx: Context) -> ir.Table:
         "period",
         "step",
         "contact_id",
-        entered_at=joined.t1,
+        entered_secs=joined.t1,
         reached=(joined.k <= joined.depth).cast("int64"),
         reached_previous=(joined.k - 1 <= joined.depth).cast("int64"),
         seconds_to_step=joined.r_secs - joined.t1,
