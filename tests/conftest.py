@@ -17,6 +17,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
+# Fixtures with worlds shared by several test modules.
+pytest_plugins = ["worlds"]
+
 
 def make_workspace(root: Path, toml: str = "") -> Workspace:
     """A fresh workspace in ``root``; ``toml`` is appended to the default settings."""

@@ -1,6 +1,7 @@
 """Seed 000's key indicator per relationship level.
 
-* strangers — **audience growth**: new unique strangers per period, and the change against
+* strangers — **audience growth**: new unique strangers per period (contacts whose first
+  event fell in it, even if they identified on that first visit), and the change against
   the previous period;
 * prospects — **engagement growth**: how many prospects engage, and how much, per period;
 * customers and fans — **activity vs engagement**. *Activity* is what a contact does for
@@ -25,10 +26,12 @@ from clientela.metrics.base import Context, Metric, Value, ratio, register
 
 
 def _new_strangers(ctx: Context) -> ir.Table:
-    first = ctx.settings.stage_roles()["funnel"][0]
+    # A contact's first stage starts with their first event. Whoever identifies on that
+    # first visit starts as a prospect, yet is just as new to the audience: every first
+    # stage counts, not only the stranger stage.
     history = ctx.stage_history()
-    arrived = history.filter((history.stage == first) & history.previous_stage.isnull())
-    return ctx.in_range(arrived.select("contact_id", secs=_.entered_secs))
+    arrived = history.filter(history.previous_stage.isnull())
+    return ctx.in_range(arrived.select("contact_id", "stage", secs=_.entered_secs))
 
 
 register(
@@ -36,8 +39,8 @@ register(
         name="audience_growth",
         title="Audience growth",
         family="seed 000 · strangers",
-        formula="new strangers = contacts whose first stage began in the period; "
-        "change = (this − previous) / previous × 100",
+        formula="new strangers = contacts whose first event (the start of their first "
+        "stage, whichever it is) fell in the period; change = (this − previous) / previous × 100",
         facts=_new_strangers,
         measures=lambda f: {"new_strangers": f.contact_id.nunique()},
         finish=lambda c, ctx: {"new_strangers": c["new_strangers"]},
