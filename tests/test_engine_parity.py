@@ -216,7 +216,10 @@ def _metrics_world(tmp_path: Path) -> Workspace:
 
 
 # Options that make a metric take another path than its defaults.
-METRIC_VARIANTS: dict[str, list[dict[str, str]]] = {}
+METRIC_VARIANTS: dict[str, list[dict[str, str]]] = {
+    "funnel": [{"mode": "strict"}, {"mode": "unordered", "against": "previous"}],
+    "retention": [{"cohort": "recurring"}],
+}
 
 
 def _metric_rows(engine: Any, ws: Workspace, name: str, query: Any) -> list[tuple[Any, ...]]:

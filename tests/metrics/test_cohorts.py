@@ -131,26 +131,27 @@ def test_offsets_after_the_end_of_the_range_are_not_counted(months: Workspace) -
 def test_lifecycle_splits_active_contacts_into_new_returning_resurrecting_and_dormant(
     months: Workspace,
 ) -> None:
-    """Each period: new, returning, resurrecting, and dormant as a positive count."""
+    """Each period: new, returning, resurrecting, and dormant as a positive count (all four
+    always listed, in that order)."""
     rows = metric_rows(months, "lifecycle", MONTHS)
     assert [(r["period"], r["status"], r["contacts"]) for r in rows] == [
         # February: b, c new; a back after December (resurrecting); e, active in January
         # only, is dormant; nobody was active in both January and February.
-        ("2025-02", "dormant", 1),
         ("2025-02", "new", 2),
-        ("2025-02", "resurrecting", 1),
         ("2025-02", "returning", 0),
+        ("2025-02", "resurrecting", 1),
+        ("2025-02", "dormant", 1),
         # March: d new; b returning; e back after January (resurrecting); a, c dormant.
-        ("2025-03", "dormant", 2),
         ("2025-03", "new", 1),
-        ("2025-03", "resurrecting", 1),
         ("2025-03", "returning", 1),
+        ("2025-03", "resurrecting", 1),
+        ("2025-03", "dormant", 2),
         # April: f, g new (f's March email open is passive); d returning; a resurrecting;
         # b, e dormant.
-        ("2025-04", "dormant", 2),
         ("2025-04", "new", 2),
-        ("2025-04", "resurrecting", 1),
         ("2025-04", "returning", 1),
+        ("2025-04", "resurrecting", 1),
+        ("2025-04", "dormant", 2),
     ]
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from itertools import product
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -125,6 +126,8 @@ class Metric:
     """True: count every audience class (the metric itself tells them apart)."""
     fill: bool = True
     """True: every period appears, with zero counts, even when nothing happened in it."""
+    key_values: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    """Values a key always shows, in this order (a row even when one never occurs)."""
 
     @property
     def change_unit(self) -> str:
@@ -327,9 +330,7 @@ def compute(
         picked = engine.to_arrow(nearest_rank(facts, group, column, q, out)).to_pylist()
         quantile_values[out] = {_key(row, group): row[out] for row in picked}
     measure_names = [c for c in cells.schema.names if c not in group]
-    combos = sorted({k[1:] for k in by_cell}, key=_sort_key)
-    if not combos and len(group) == 1:
-        combos = [()]  # no breakdown: every period has a row, even with nothing in it
+    combos = _combos(metric, list(query.by), list(by_cell))
     labels = [p.label for p in ctx.calendar.periods]
     rows: list[dict[str, Value]] = []
     previous: dict[tuple[Any, ...], Value] = {}
@@ -359,6 +360,26 @@ def compute(
     if metric.headline is not None:
         columns.append("change")
     return MetricResult(metric, query, ctx.calendar, ctx.as_of, columns, rows)
+
+
+def _combos(metric: Metric, by: list[str], keys: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The (breakdown, key) combinations every period gets a row for: those seen in any
+    period, and every declared ``key_values`` value even if it never occurred."""
+    seen = {k[1:] for k in keys}
+    if not metric.key_values:
+        combos = sorted(seen, key=_sort_key)
+        return combos if combos or by or metric.keys else [()]
+    prefixes = sorted({c[: len(by)] for c in seen}, key=_sort_key) if by else [()]
+    choices = []
+    for i, name in enumerate(metric.keys):
+        declared = metric.key_values.get(name)
+        observed = sorted({c[len(by) + i] for c in seen}, key=_sort_key_one)
+        choices.append(list(declared) if declared is not None else observed)
+    return [(*prefix, *rest) for prefix in prefixes for rest in product(*choices)]
+
+
+def _sort_key_one(value: Any) -> tuple[Any, ...]:
+    return _sort_key((value,))
 
 
 def _sort_key(combo: tuple[Any, ...]) -> tuple[Any, ...]:

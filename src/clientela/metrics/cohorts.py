@@ -215,6 +215,7 @@ register(
         finish=lambda c, ctx: {"contacts": c["contacts"]},
         columns={"contacts": "count"},
         keys=("status",),
+        key_values={"status": ("new", "returning", "resurrecting", "dormant")},
     )
 )
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import ibis
@@ -25,6 +26,8 @@ from clientela.errors import ClientelaError
 PERIOD_KINDS = ("day", "week", "month", "quarter", "year")
 SECONDS_PER_DAY = 86_400
 EPOCH = date(1970, 1, 1)
+# How far before a range local times are exact (earlier events get the oldest known offset).
+HISTORY_DAYS = 3660
 
 
 @dataclass(frozen=True)
@@ -97,8 +100,10 @@ class Calendar:
         self.periods = periods
         self.start_secs = periods[0].start_secs
         self.end_secs = periods[-1].end_secs
+        # Offsets are known from HISTORY_DAYS before the range (metrics also place earlier
+        # events: first-ever activity, trailing MAU) to a day after it.
         self.transitions = self._transitions(
-            self.start_secs - 2 * SECONDS_PER_DAY, self.end_secs + 2 * SECONDS_PER_DAY
+            self.start_secs - HISTORY_DAYS * SECONDS_PER_DAY, self.end_secs + SECONDS_PER_DAY
         )
 
     def utc_secs(self, day: date) -> int:
@@ -113,9 +118,10 @@ class Calendar:
 
     def _transitions(self, lo: int, hi: int) -> list[tuple[int, int]]:
         """[(first second of a new offset, offset)] from ``lo`` to ``hi``; the first entry
-        holds the offset at ``lo``. Hourly scan, then bisection to the exact second."""
+        holds the offset at ``lo``. Daily scan (zones change offset at most once a day),
+        then bisection to the exact second."""
         changes = [(lo, self.offset(lo))]
-        step = 3600
+        step = SECONDS_PER_DAY
         t = lo
         while t < hi:
             nxt = min(t + step, hi)
@@ -136,8 +142,7 @@ class Calendar:
         if len(self.transitions) == 1:
             return secs + self.transitions[0][1]
         branches = [
-            (secs < start, secs + offset)
-            for (_, offset), (start, _) in zip(self.transitions, self.transitions[1:], strict=False)
+            (secs < start, secs + offset) for (_, offset), (start, _) in pairwise(self.transitions)
         ]
         return ibis.cases(*branches, else_=secs + self.transitions[-1][1])
 
