@@ -1200,8 +1200,26 @@ def demo(
     if best:
         console.rule(f"6. why: clientela explain {best['contact_id']} -w {directory}")
         explain(best["contact_id"], workspace=root)
+    console.rule(
+        f"7. the business: clientela metrics customer_retention --from 2026-01-01 -w {directory}"
+    )
+    metrics_command(
+        "customer_retention",
+        start="2026-01-01",
+        end=None,
+        period=None,
+        by=None,
+        where=None,
+        option=None,
+        who=None,
+        fmt="table",
+        out=None,
+        engine=None,
+        workspace=root,
+    )
     console.print(
-        f"\nnext: clientela contacts show ID -w {directory}   |   "
+        f"\nnext: clientela metrics list -w {directory}   |   "
+        f"clientela contacts show ID -w {directory}   |   "
         f"clientela contacts list --class student -w {directory}   |   "
         f"clientela quarantine list -w {directory}"
     )

@@ -128,6 +128,10 @@ class Metric:
     """True: every period appears, with zero counts, even when nothing happened in it."""
     key_values: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     """Values a key always shows, in this order (a row even when one never occurs)."""
+    totals: tuple[str, ...] = ()
+    """Measures also summed over the keys of each period (and breakdown value), handed to
+    ``finish`` as ``total_<measure>``: the base of a share such as one hour's share of the
+    period's logins."""
 
     @property
     def change_unit(self) -> str:
@@ -331,6 +335,12 @@ def compute(
         quantile_values[out] = {_key(row, group): row[out] for row in picked}
     measure_names = [c for c in cells.schema.names if c not in group]
     combos = _combos(metric, list(query.by), list(by_cell))
+    width = 1 + len(query.by)  # period and breakdown values: the part totals are kept by
+    totals: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for key, cell_row in by_cell.items():
+        sums = totals.setdefault(key[:width], dict.fromkeys(metric.totals, 0))
+        for name in metric.totals:
+            sums[name] += cell_row.get(name) or 0
     labels = [p.label for p in ctx.calendar.periods]
     rows: list[dict[str, Value]] = []
     previous: dict[tuple[Any, ...], Value] = {}
@@ -345,6 +355,8 @@ def compute(
                     cell[n] = 0
             for out in metric.quantiles:
                 cell[out] = quantile_values[out].get(key)
+            for name in metric.totals:
+                cell[f"total_{name}"] = totals.get(key[:width], {}).get(name, 0)
             cell.update(zip(group, key, strict=True))
             finished = metric.finish(cell, ctx)
             row: dict[str, Value] = {g: cell[g] for g in group}
