@@ -137,11 +137,13 @@ def test_a_change_from_zero_is_na_with_its_reason(page: str) -> None:
 
 
 def test_empty_metrics_are_na_with_their_reason(page: str) -> None:
-    """No tickets and no leads in the range: n/a with the metric's reason, in cards and notes."""
+    """No tickets and no leads in the range: n/a with the metric's reason (cards, notes, charts)."""
     assert "no tickets to judge" in card(page, "Answered within SLA")
     assert "no answered tickets" in card(page, "First response (median)")
     assert "no leads in the period" in card(page, "Lead conversion")
     assert "<b>n/a</b>: no leads in the period" in page
+    # A chart with nothing to draw says why in its middle.
+    assert '"text":"n/a (no answered tickets)"' in page
 
 
 def test_header_names_workspace_as_of_range_period_and_time_zone(page: str) -> None:

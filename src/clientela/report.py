@@ -214,7 +214,13 @@ def _layout(**extra: Any) -> dict[str, Any]:
         "colorway": list(PALETTE),
         "margin": {"l": 56, "r": 24, "t": 36, "b": 40},
         "hoverlabel": {"font": {"family": FONT}},
-        "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
+        "legend": {
+            "orientation": "h",
+            "x": 0,
+            "y": 1.02,
+            "yanchor": "bottom",
+            "traceorder": "normal",
+        },
         "xaxis": {**axis, "type": "category"},
         "yaxis": dict(axis),
     }
@@ -310,6 +316,25 @@ class _Report:
     ) -> str:
         """A chart's placeholder; the figure itself goes into the page as JSON."""
         plot_id = f"plot-{len(self.plots) + 1}"
+        series = [trace for trace in data if "y" in trace and "customdata" in trace]
+        if series and all(v is None for trace in series for v in trace["y"]):
+            # Nothing to draw: say why in the chart rather than leave empty axes.
+            reasons = dict.fromkeys(str(t) for trace in series for t in trace["customdata"])
+            layout = {
+                **layout,
+                "annotations": [
+                    *layout.get("annotations", []),
+                    {
+                        "xref": "paper",
+                        "yref": "paper",
+                        "x": 0.5,
+                        "y": 0.5,
+                        "showarrow": False,
+                        "text": "<br>".join(list(reasons)[:3]),
+                        "font": {"color": MUTED, "size": 13},
+                    },
+                ],
+            }
         figure = {"data": data, "layout": {**layout, "height": height}}
         self.plots.append((plot_id, _json_for_script(figure)))
         return (
@@ -1425,6 +1450,10 @@ footer { padding-top: 16px; padding-bottom: 32px; }
   .figure { margin-bottom: 14px; }
   .kpi { border-color: #cbd5e1; }
   .side { max-height: none; overflow: visible; }
+  .table-wrap { overflow: visible; }
+  table, th { font-size: 9px; }
+  th, td { padding: 2px 4px; }
+  .formula, .notes, .generated { font-size: 9.5px; }
   details > summary { display: none; }
   a { color: inherit; text-decoration: none; }
 }
