@@ -1332,7 +1332,7 @@ def _position(order: Sequence[str], name: str) -> tuple[int, str]:
     return (order.index(name) if name in order else len(order), name)
 
 
-def _stack(sizes: Sequence[float], gap: float = 0.03) -> list[float]:
+def _stack(sizes: Sequence[float], gap: float = 0.05) -> list[float]:
     """Vertical centres (0 top … 1 bottom) of nodes stacked in order, sized by ``sizes``."""
     total = sum(sizes) or 1.0
     room = max(1.0 - gap * (len(sizes) - 1), 0.1)
