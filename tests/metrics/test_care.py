@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from clientela.errors import ClientelaError
 from clientela.metrics import Query
 from clientela.workspace import Workspace
 from conftest import make_workspace
@@ -15,6 +16,7 @@ from journeys import Journeys
 
 AS_OF = datetime(2025, 4, 30, 23, 59, tzinfo=UTC)
 MONTHS = Query(start=date(2025, 2, 1), end=date(2025, 4, 30), period="month")
+SETTINGS = '[audience]\nown_domains = ["yourco.example"]\n'
 
 
 def at(text: str) -> datetime:
@@ -31,10 +33,16 @@ def _reply(j: Journeys, who: str, when: str, ticket: str, role: str) -> None:
     j.track("Ticket Replied", user_id=who, at=at(when), properties=props)
 
 
+def _post(j: Journeys, who: str, when: str, post: str, channel: str, parent: str = "") -> None:
+    props = {"post_id": post, "channel": channel} | ({"parent_id": parent} if parent else {})
+    j.track("Post Created", user_id=who, at=at(when), properties=props)
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    ws = make_workspace(tmp_path_factory.mktemp("care") / "ws")
+    ws = make_workspace(tmp_path_factory.mktemp("care") / "ws", SETTINGS)
     j = Journeys()
+    j.identify(user_id="emp", traits={"email": "cm@yourco.example"}, at=at("2025-01-05 10:00"))
     # March 31, 23:50: answered 20 minutes later, on 1 April; the ticket is March's.
     _ticket(j, "c0", "2025-03-31 23:50", "t0", "chat")
     _reply(j, "c0", "2025-04-01 00:10", "t0", "agent")
@@ -59,6 +67,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     )
     # t5 (social): 14 minutes old at the as-of, no answer yet: pending.
     _ticket(j, "c5", "2025-04-30 23:45", "t5", "social")
+    # Community posts. q1 (twitter): another member answers after 2 min (not care), the
+    # employee after 10 min. q2 (forum): nobody answers. The employee's own post q3 and the
+    # members' comments are not requests.
+    _post(j, "m1", "2025-04-10 10:00", "q1", "twitter")
+    _post(j, "m2", "2025-04-10 10:02", "q1-a", "twitter", parent="q1")
+    _post(j, "emp", "2025-04-10 10:10", "q1-b", "twitter", parent="q1")
+    _post(j, "m1", "2025-04-11 10:00", "q2", "forum")
+    _post(j, "emp", "2025-04-12 10:00", "q3", "forum")
     land(ws, j)
     run_job(ws, AS_OF)
     return ws
@@ -117,3 +133,33 @@ def test_first_response_option_keeps_only_the_given_media(world: Workspace) -> N
     april = _by_period(metric_rows(world, "first_response", query))["2025-04"]
     # t2 (30 min), t3 (60 min), t5 pending: 1 within / (3 − 1) = 50 %
     assert (april["tickets"], april["within_sla"], april["sla_share"]) == (3, 1, 50.0)
+
+
+def test_first_response_to_member_posts_counts_employee_replies_only(world: Workspace) -> None:
+    """--option source=post: members' top-level posts, answered by an employee's reply post."""
+    query = Query(MONTHS.start, MONTHS.end, "month", options={"source": "post"})
+    april = _by_period(metric_rows(world, "first_response", query))["2025-04"]
+    # q1 answered by the employee after 10 min (m2's reply at 2 min is a member's); q2 never
+    assert (april["tickets"], april["answered"], april["unanswered"]) == (2, 1, 1)
+    assert april["median_minutes"] == 10.0
+    assert april["sla_share"] == 50.0  # 1 within 30 min / 2
+
+
+def test_first_response_of_tickets_and_posts_together(world: Workspace) -> None:
+    """--option source=all: tickets and member posts in one base, split by medium."""
+    query = Query(MONTHS.start, MONTHS.end, "month", options={"source": "all"})
+    april = _by_period(metric_rows(world, "first_response", query))["2025-04"]
+    # 5 tickets + 2 posts; answered t1 20, t2 30, t3 60, q1 10; t5 pending; t4, q2 unanswered
+    assert (april["tickets"], april["answered"], april["pending"]) == (7, 4, 1)
+    assert april["median_minutes"] == 20.0  # sorted 10, 20, 30, 60: rank ceil(0.5 × 4) = 2
+    assert april["sla_share"] == 50.0  # q1, t1, t2 within / (7 − 1) = 3 / 6
+    by_medium = metric_rows(world, "first_response_by_medium", query)
+    twitter = [r for r in by_medium if r["period"] == "2025-04" and r["medium"] == "twitter"]
+    assert [(r["tickets"], r["median_minutes"]) for r in twitter] == [(1, 10.0)]
+
+
+def test_first_response_rejects_an_unknown_source(world: Workspace) -> None:
+    """--option source must be ticket, post or all."""
+    query = Query(MONTHS.start, MONTHS.end, "month", options={"source": "chats"})
+    with pytest.raises(ClientelaError, match="ticket, post or all"):
+        metric_rows(world, "first_response", query)

@@ -20,12 +20,18 @@ within about half an hour, ``metrics.sla_minutes``).
   none.
 * Median and p90 first response (nearest rank) are over the answered tickets only.
 
-``first_response`` gives every medium together (option ``medium``: a comma-separated list
-such as ``social`` or ``social,chat`` keeps only those; ``all`` by default);
-``first_response_by_medium`` splits the same numbers by ``medium``.
+``first_response`` gives every medium together; ``first_response_by_medium`` splits the same
+numbers by ``medium``. Options of both:
 
-Not covered: community posts answered by staff (a member's post with a reply post by an
-employee) — only tickets are measured.
+* ``medium``: a comma-separated list such as ``social`` or ``twitter,linkedin,social`` keeps
+  only those media (``all`` by default);
+* ``source``: ``ticket`` (default), ``post`` or ``all``. ``post`` measures community posts
+  the same way: every top-level post (no ``parent_id``) by an included member is a request,
+  and its first response is the first reply post (``parent_id`` = the post) by a contact of
+  the ``employee`` class; members answering each other do not count. Every member post
+  counts as awaiting an answer, so use it where posts are questions (a support forum, brand
+  mentions on social media: ``--option medium=twitter,linkedin``). The ``tickets`` columns
+  then count posts; the facts (``--who``) carry ``source`` and ``item_id``.
 """
 
 from __future__ import annotations
@@ -36,28 +42,29 @@ import ibis
 import ibis.expr.types as ir
 from ibis import _
 
+from clientela.engine.portable import union_all
+from clientela.errors import ClientelaError
 from clientela.metrics.base import NONE, Context, Metric, Value, ratio, register
 from clientela.metrics.community import minutes, seconds, tracked
 
 
-def _tickets(ctx: Context) -> ir.Table:
-    """One row per ticket created in the range, with its first human response."""
-    metrics = ctx.settings.metrics
-    sla = seconds(metrics.sla_minutes)
-    created = tracked(ctx.activity(), metrics.events.ticket).filter(_.ticket_id.notnull())
-    created = created.mutate(
-        rank=ibis.row_number().over(
-            ibis.window(group_by="ticket_id", order_by=[created.secs, created.message_id])
+def _first_of(table: ir.Table, key: str) -> ir.Table:
+    """The first row (by time, then message id) of each ``key``."""
+    ranked = table.mutate(
+        _rank=ibis.row_number().over(
+            ibis.window(group_by=key, order_by=[table.secs, table.message_id])
         )
     )
-    tickets = created.filter(created.rank == 0).select(
-        "contact_id", "ticket_id", "secs", medium=created.medium.fill_null(NONE)
+    return ranked.filter(ranked._rank == 0).drop("_rank")
+
+
+def _tickets(ctx: Context) -> tuple[ir.Table, ir.Table]:
+    """Tickets (contact_id, item_id, secs, medium) and their human replies (item_id, secs)."""
+    metrics = ctx.settings.metrics
+    created = tracked(ctx.activity(), metrics.events.ticket).filter(_.ticket_id.notnull())
+    tickets = _first_of(created, "ticket_id").select(
+        "contact_id", "secs", "medium", item_id=_.ticket_id
     )
-    option = ctx.option("medium").strip()
-    if option and option.lower() != "all":
-        wanted = [m.strip() for m in option.split(",") if m.strip()]
-        tickets = tickets.filter(tickets.medium.isin(wanted))
-    tickets = ctx.in_range(tickets)
     # Human replies, from every contact (agents' replies may be tracked under staff ids).
     replies = tracked(ctx.published("activity"), metrics.events.reply)
     if metrics.human_roles:
@@ -66,21 +73,70 @@ def _tickets(ctx: Context) -> ir.Table:
         )
     else:
         replies = replies.filter(ibis.literal(False))
-    replies = replies.select(reply_ticket=replies.ticket_id, reply_secs=replies.secs)
+    return tickets, replies.select("secs", item_id=replies.ticket_id)
+
+
+def _posts(ctx: Context) -> tuple[ir.Table, ir.Table]:
+    """Members' top-level posts (contact_id, item_id, secs, medium) and the reply posts
+    (``parent_id``) of employees (item_id, secs)."""
+    events = ctx.settings.metrics.events
+    posted = tracked(ctx.activity(), events.post).filter(_.post_id.notnull() & _.parent_id.isnull())
+    posts = _first_of(posted, "post_id").select("contact_id", "secs", "medium", item_id=_.post_id)
+    staff = ctx.published("audience").filter(_.audience_class == "employee")
+    replies = tracked(ctx.published("activity"), events.post).filter(_.parent_id.notnull())
+    replies = replies.semi_join(staff.select("contact_id"), "contact_id")
+    return posts, replies.select("secs", item_id=replies.parent_id)
+
+
+def _tickets_and_replies(ctx: Context) -> ir.Table:
+    """One row per ticket (or member post) created in the range, with its first response."""
+    sla = seconds(ctx.settings.metrics.sla_minutes)
+    source = ctx.option("source").strip().lower()
+    parts = {"ticket": _tickets, "post": _posts}
+    if source == "all":
+        chosen = list(parts)
+    elif source in parts:
+        chosen = [source]
+    else:
+        raise ClientelaError(f"option source must be ticket, post or all (not {source!r})")
+    items: list[ir.Table] = []
+    replies: list[ir.Table] = []
+    for name in chosen:
+        made, answers = parts[name](ctx)
+        items.append(
+            made.select(
+                "contact_id",
+                "item_id",
+                "secs",
+                source=ibis.literal(name),
+                medium=made.medium.fill_null(NONE),
+            )
+        )
+        replies.append(answers.select(r_source=ibis.literal(name), r_item=_.item_id, r_secs=_.secs))
+    tickets = union_all(items)
+    medium = ctx.option("medium").strip()
+    if medium and medium.lower() != "all":
+        wanted = [m.strip() for m in medium.split(",") if m.strip()]
+        tickets = tickets.filter(tickets.medium.isin(wanted))
+    tickets = ctx.in_range(tickets)
+    answers = union_all(replies)
     joined = tickets.left_join(
-        replies,
-        (tickets.ticket_id == replies.reply_ticket) & (replies.reply_secs >= tickets.secs),
+        answers,
+        (tickets.source == answers.r_source)
+        & (tickets.item_id == answers.r_item)
+        & (answers.r_secs >= tickets.secs),
     )
-    first = joined.group_by("period", "contact_id", "ticket_id", "secs", "medium").aggregate(
-        reply_secs=joined.reply_secs.min()
-    )
+    first = joined.group_by(
+        "period", "contact_id", "source", "item_id", "secs", "medium"
+    ).aggregate(reply_secs=joined.r_secs.min())
     response = (first.reply_secs - first.secs).cast("int64")
     answered = first.reply_secs.notnull()
     pending = ~answered & ((ctx.as_of_secs - first.secs) < sla)
     return first.select(
         "period",
         "contact_id",
-        "ticket_id",
+        "source",
+        "item_id",
         "secs",
         "medium",
         response_secs=response,
@@ -125,9 +181,10 @@ COLUMNS = {
     "sla_share": "%",
 }
 FORMULA = (
-    "first response = first reply by a human (metrics.human_roles) to the ticket, at or after "
-    "its creation; SLA share = answered within metrics.sla_minutes / (tickets − pending) × "
-    "100, pending = unanswered and younger than the SLA at the as-of"
+    "first response = first reply by a human (metrics.human_roles) to the ticket (source=post: "
+    "first reply post by an employee to a member's post), at or after its creation; "
+    "SLA share = answered within metrics.sla_minutes / (tickets − pending) × 100, "
+    "pending = unanswered and younger than the SLA at the as-of"
 )
 QUANTILES = {"median_secs": ("response_secs", 0.5), "p90_secs": ("response_secs", 0.9)}
 
@@ -137,13 +194,13 @@ register(
         title="First response time",
         family="seed 004 · customer care",
         formula=FORMULA,
-        facts=_tickets,
+        facts=_tickets_and_replies,
         measures=_measures,
         finish=_finish,
         columns=COLUMNS,
         quantiles=QUANTILES,
         headline="sla_share",
-        options={"medium": "all"},
+        options={"medium": "all", "source": "ticket"},
     )
 )
 
@@ -153,13 +210,13 @@ register(
         title="First response time by channel",
         family="seed 004 · customer care",
         formula=FORMULA + "; per ticket medium (email, chat, social, phone, ...)",
-        facts=_tickets,
+        facts=_tickets_and_replies,
         measures=_measures,
         finish=_finish,
         columns=COLUMNS,
         keys=("medium",),
         quantiles=QUANTILES,
         headline="sla_share",
-        options={"medium": "all"},
+        options={"medium": "all", "source": "ticket"},
     )
 )
