@@ -208,6 +208,13 @@ def _metrics_world(tmp_path: Path) -> Workspace:
         "Referral Sent", user_id="p0", properties={"referred_email": "P5@mail.example"}, at=24 * 40
     )
     j.track("Subscription Cancelled", user_id="p1", at=24 * 70)
+    # Staff answer p0's post (community care, first_response source=post).
+    j.track(
+        "Post Created",
+        user_id=staff,
+        properties={"post_id": "reply-0", "parent_id": "pst_0", "kind": "comment"},
+        at=61.5,
+    )
     j.track(
         "Post Created", user_id=staff, properties={"post_id": "brand", "kind": "post"}, at=24 * 20
     )
@@ -219,6 +226,7 @@ def _metrics_world(tmp_path: Path) -> Workspace:
 METRIC_VARIANTS: dict[str, list[dict[str, str]]] = {
     "funnel": [{"mode": "strict"}, {"mode": "unordered", "against": "previous"}],
     "retention": [{"cohort": "recurring"}],
+    "first_response": [{"source": "all"}, {"medium": "social"}],
 }
 
 

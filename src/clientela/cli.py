@@ -1217,8 +1217,12 @@ def demo(
         engine=None,
         workspace=root,
     )
+    console.rule(f"8. the report: clientela report --out {directory}/report.html -w {directory}")
+    report_command(
+        out=root / "report.html", start=None, end=None, period=None, engine=None, workspace=root
+    )
     console.print(
-        f"\nnext: clientela metrics list -w {directory}   |   "
+        f"\nnext: open {directory}/report.html   |   clientela metrics list -w {directory}   |   "
         f"clientela contacts show ID -w {directory}   |   "
         f"clientela contacts list --class student -w {directory}   |   "
         f"clientela quarantine list -w {directory}"

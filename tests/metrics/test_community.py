@@ -155,7 +155,7 @@ def test_login_hours_by_local_weekday_and_hour(world: Workspace) -> None:
     # February has no logins at all: every slot is n/a
     feb = {r["share"] for r in rows if r["period"] == "2025-02"}
     assert feb == {"n/a (no logins in the period)"}
-    assert len(rows) == 3 * 4  # 4 slots seen in the range, in each of 3 months
+    assert len(rows) == 3 * 7 * 24  # every weekday and hour of each of the 3 months
 
 
 def test_ugc_share_counts_members_against_employees_and_leaves_bots_out(

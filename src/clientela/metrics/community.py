@@ -48,7 +48,6 @@ post's author, the reporter (for reported posts, their first reporter).
 
 from __future__ import annotations
 
-import weakref
 from typing import Any
 
 import ibis
@@ -56,7 +55,7 @@ import ibis.expr.types as ir
 from ibis import _
 
 from clientela.engine.portable import union_all
-from clientela.metrics.base import NA, Context, Metric, Value, _with_dimensions, ratio, register
+from clientela.metrics.base import NA, Context, Metric, Value, ratio, register
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 OWN_EVENTS = ("track", "page", "screen")
@@ -186,24 +185,8 @@ def _logins(ctx: Context) -> ir.Table:
     )
 
 
-# The period's logins (per breakdown value, after --where) of each query, computed once.
-_PERIOD_LOGINS: weakref.WeakKeyDictionary[Context, dict[tuple[Any, ...], int]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _period_logins(ctx: Context) -> dict[tuple[Any, ...], int]:
-    if ctx not in _PERIOD_LOGINS:
-        group = ["period", *ctx.query.by]
-        facts = _with_dimensions(ctx, _logins(ctx))
-        totals = ctx.engine.to_arrow(facts.group_by(group).aggregate(n=_.count())).to_pylist()
-        _PERIOD_LOGINS[ctx] = {tuple(r[g] for g in group): int(r["n"]) for r in totals}
-    return _PERIOD_LOGINS[ctx]
-
-
 def _finish_logins(cell: dict[str, Any], ctx: Context) -> dict[str, Value]:
-    key = tuple(cell[g] for g in ["period", *ctx.query.by])
-    total = _period_logins(ctx).get(key, 0)
+    total = cell["total_logins"]
     weekday = cell["weekday"]
     return {
         "day": WEEKDAYS[int(weekday) - 1],
@@ -225,6 +208,8 @@ register(
         finish=_finish_logins,
         columns={"day": "text", "logins": "count", "contacts": "count", "share": "%"},
         keys=("weekday", "hour"),
+        key_values={"weekday": tuple(range(1, 8)), "hour": tuple(range(24))},
+        totals=("logins",),
     )
 )
 
