@@ -36,7 +36,7 @@ def test_change_is_relative_or_in_points() -> None:
     assert change(40.0, 55.0, points=True) == -15.0  # 40 % − 55 %
     assert str(change(3, 0)) == "n/a (previous period was 0)"
     assert display(change(3, 0), "%") == "n/a (previous period was 0)"
-    assert display(-15.0, "pp") == "-15.0 pp" and display(1234, "count") == "1,234"
+    assert display(-15.0, "pp") == "-15.0pp" and display(1234, "count") == "1,234"
 
 
 def test_metrics_command_prints_values_with_units_and_na_reasons(
@@ -56,7 +56,7 @@ def test_metrics_command_prints_values_with_units_and_na_reasons(
     ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert "33.3 %" in result.output  # February: 1 renewal / 3 decisions
+    assert "33.3%" in result.output  # February: 1 renewal / 3 decisions
     assert "n/a: no renewals or cancellations (2025-04 renewal_rate" in result.output
     result = runner.invoke(app, [*args, "--format", "json"])
     payload = json.loads(result.output)

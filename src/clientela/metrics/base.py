@@ -437,7 +437,7 @@ def who(
 
 
 def display(value: Value, unit: str) -> str:
-    """A value as people read it: ``41.5 %``, ``+2.1 pp``, ``1,204``, ``n/a (reason)``."""
+    """A value as people read it: ``41.5%``, ``+2.1pp``, ``1,204``, ``n/a (reason)``."""
     if isinstance(value, NA):
         return str(value)
     if value is None:
@@ -447,13 +447,13 @@ def display(value: Value, unit: str) -> str:
     if unit == "count":
         return f"{value:,.0f}"
     if unit == "%":
-        return f"{value:,.1f} %"
+        return f"{value:,.1f}%"
     if unit == "pp":
-        return f"{value:+,.1f} pp"
+        return f"{value:+,.1f}pp"
     if unit in ("ratio", "rating"):
         return f"{value:,.2f}"
     if unit in ("minutes", "days", "hours"):
-        return f"{value:,.1f} {unit}"
+        return f"{value:,.1f}"  # the column's name says the unit (median_minutes)
     if isinstance(value, float):
         return f"{value:,.2f}"
     return f"{value:,}" if isinstance(value, int) else str(value)
