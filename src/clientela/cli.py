@@ -1030,22 +1030,37 @@ def _emit_metric(result: Any, metric: Any, fmt: str, out: Path | None) -> None:
         f"{result.calendar.periods[-1].label} · {result.calendar.timezone} · "
         f"as of {_when(result.as_of)}"
     )
-    table = Table(title=title, caption=metric.formula)
-    for column in result.columns:
-        numeric = column in units
-        table.add_column(column, justify="right" if numeric else "left", no_wrap=not numeric)
+    from rich import box
+
     reasons: dict[str, list[str]] = {}
+    lines: list[list[str]] = []
     for row in result.rows:
         cells = []
         for column in result.columns:
             value = row.get(column)
             if isinstance(value, metrics.NA):
                 reasons.setdefault(value.reason, []).append(f"{row['period']} {column}")
-                cells.append("[dim]n/a[/]")
+                cells.append("n/a")
             else:
                 cells.append(metrics.display(value, units.get(column, "text")))
-        table.add_row(*cells)
-    console.print(table)
+        lines.append(cells)
+    needed = 0
+    table = Table(
+        title=title,
+        caption=metric.formula,
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        pad_edge=False,
+    )
+    for i, column in enumerate(result.columns):
+        widest = max([len(line[i]) for line in lines] + [len(column)])
+        needed += widest + 2
+        table.add_column(column, justify="right" if column in units else "left", min_width=widest)
+    for line in lines:
+        table.add_row(*[f"[dim]{c}[/]" if c == "n/a" else c for c in line])
+    # Never squeeze a metric's columns: a table wider than the terminal is printed whole
+    # (the terminal wraps the lines) rather than with shortened numbers or names.
+    console.print(table, width=max(console.width, needed), crop=False)
     if not result.rows:
         console.print("[dim]nothing in this range[/]")
     for reason, where in reasons.items():
