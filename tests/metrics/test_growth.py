@@ -81,3 +81,28 @@ def test_activity_vs_engagement_splits_customers_and_fans(tmp_path: Path) -> Non
             "engaging_more_share": 0.0,
         }
     ]
+
+
+def test_engagement_growth_counts_prospects_actions_while_prospects(tmp_path: Path) -> None:
+    """Engaged prospects and their actions per month; a customer's actions do not count."""
+    ws = make_workspace(tmp_path / "ws")
+    j = Journeys()
+    j.identify(user_id="p", at=at("2025-02-02 09:00"))
+    j.track("Logged In", user_id="p", at=at("2025-02-03 09:00"))
+    j.track("Post Liked", user_id="p", properties={"post_id": "x"}, at=at("2025-02-04 09:00"))
+    j.identify(user_id="q", at=at("2025-02-09 09:00"))
+    j.track("Webinar Attended", user_id="q", at=at("2025-02-10 09:00"))
+    j.track("Logged In", user_id="p", at=at("2025-03-05 09:00"))
+    # c buys at once: a customer, not a prospect, when it logs in
+    j.identify(user_id="c", at=at("2025-02-01 09:00"))
+    j.track("Order Completed", user_id="c", at=at("2025-02-01 09:30"))
+    j.track("Logged In", user_id="c", at=at("2025-02-05 09:00"))
+    land(ws, j)
+    run_job(ws, AS_OF)
+    rows = {r["period"]: r for r in metric_rows(ws, "engagement_growth", MONTHS)}
+    # February: p (log-in, like) and q (webinar): 2 prospects, 3 actions, 1.5 each.
+    feb = rows["2025-02"]
+    assert (feb["engaged_prospects"], feb["actions"], feb["actions_per_prospect"]) == (2, 3, 1.5)
+    # March: p only: (1 − 2) / 2 × 100 = −50 %. April: nobody: 1 → 0 = −100 %.
+    assert (rows["2025-03"]["engaged_prospects"], rows["2025-03"]["change"]) == (1, -50.0)
+    assert rows["2025-04"]["actions_per_prospect"] == "n/a (no engaged prospects)"
