@@ -150,3 +150,28 @@ def test_bad_scoring_settings_are_named(data: dict[str, object], pattern: str) -
     """Each wrong scoring setting gives a ConfigError naming the key and what is expected."""
     with pytest.raises(ConfigError, match=pattern):
         parse_settings(data)
+
+
+def test_metric_stage_roles_come_from_the_preset_or_must_be_set() -> None:
+    """Preset stages give the metrics their funnel; own stages need metrics.stages, and a
+    role naming an unknown stage is a config error naming the key."""
+    from clientela.errors import ClientelaError
+
+    assert parse_settings({}).stage_roles()["customers"] == ["customer", "fan"]
+    journey = parse_settings({"stages": {"preset": "journey"}})
+    assert journey.stage_roles()["lead"] == "acquisition"
+    own = {
+        "stages": {
+            "stages": [{"name": "visitor"}, {"name": "buyer"}],
+            "rules": [{"stage": "buyer", "when": ["orders >= 1"]}, {"stage": "visitor"}],
+        }
+    }
+    with pytest.raises(ClientelaError, match=r"metrics\.stages\.funnel, metrics\.stages\.lead"):
+        parse_settings(own).stage_roles()
+    own["metrics"] = {
+        "stages": {"funnel": ["visitor", "buyer"], "lead": "visitor", "customers": ["buyer"]}
+    }
+    assert parse_settings(own).stage_roles()["churned"] == []
+    own["metrics"]["stages"]["customers"] = ["vip"]
+    with pytest.raises(ConfigError, match=r"metrics\.stages\.customers naming stages among"):
+        parse_settings(own)

@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from clientela.errors import ConfigError
+from clientela.errors import ClientelaError, ConfigError
 
 CONFIG_FILE = "clientela.toml"
 
@@ -745,31 +745,37 @@ class Settings(_Section):
     @model_validator(mode="after")
     def _metric_stages_known(self) -> Settings:
         names = [s.name for s in self.stages.stages]
-        roles = self.stage_roles()
-        for key in ("funnel", "customers", "churned"):
-            for name in roles[key]:
+        own = self.metrics.stages
+        preset = _STAGE_ROLES.get(self.stages.preset or "")
+        for key in ("funnel", "lead", "customers", "churned"):
+            value = getattr(own, key) or (preset or {}).get(key)
+            for name in [value] if isinstance(value, str) else value or []:
                 if name not in names:
                     raise ValueError(
                         f"metrics.stages.{key} naming stages among {', '.join(names)} "
                         f"(not {name!r})"
                     )
-        if roles["lead"] not in names:
-            raise ValueError(
-                f"metrics.stages.lead naming a stage among {', '.join(names)} "
-                f"(not {roles['lead']!r})"
-            )
         return self
 
     def stage_roles(self) -> dict[str, Any]:
-        """funnel, lead, customers and churned stages: as set, else from the stage preset."""
-        preset = _STAGE_ROLES.get(self.stages.preset or "", _STAGE_ROLES["relationship"])
+        """funnel, lead, customers and churned stages: as set, else from the stage preset.
+        With custom stages (no preset) they must be set; a metric that needs them says so."""
+        preset = _STAGE_ROLES.get(self.stages.preset or "")
         own = self.metrics.stages
-        return {
-            "funnel": own.funnel or preset["funnel"],
-            "lead": own.lead or preset["lead"],
-            "customers": own.customers or preset["customers"],
-            "churned": own.churned or preset["churned"],
+        roles = {
+            "funnel": own.funnel or (preset or {}).get("funnel", []),
+            "lead": own.lead or (preset or {}).get("lead", ""),
+            "customers": own.customers or (preset or {}).get("customers", []),
+            "churned": own.churned or (preset or {}).get("churned", []),
         }
+        missing = [k for k in ("funnel", "lead", "customers") if not roles[k]]
+        if missing:
+            raise ClientelaError(
+                "the stages are your own (no stage preset), so the metrics need to be told "
+                f"which play which part: set {', '.join('metrics.stages.' + k for k in missing)}"
+                " in clientela.toml"
+            )
+        return roles
 
     def model_order(self) -> list[str]:
         """Model names, the preferred first (for a contact's grade)."""
