@@ -1,0 +1,27 @@
+"""The server's app factory: one FastAPI app per workspace.
+
+Routers: ingestion (``/v1/*``, Segment's HTTP Tracking API, :mod:`clientela.api.ingest`) and
+the read API (``/api/*``, :mod:`clientela.api.read`). Errors are always JSON with ``code``
+and ``message`` (:mod:`clientela.api.errors`).
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from clientela.api.errors import install_handlers
+from clientela.workspace import Workspace
+
+
+def create_app(workspace: Workspace) -> FastAPI:
+    """The app serving ``workspace``; ``app.state.workspace`` is what routes read."""
+    app = FastAPI(
+        title="clientela",
+        summary="Segment-compatible ingestion and the read API of a clientela workspace.",
+        version="0.1.0",
+        docs_url=None,  # served from the package (no CDN) by the read API's docs route
+        redoc_url=None,
+    )
+    app.state.workspace = workspace
+    install_handlers(app)
+    return app
