@@ -179,7 +179,7 @@ Bound = Annotated[float | None, Query(allow_inf_nan=False)]
 # --- contacts -------------------------------------------------------------------------------
 
 
-@api.get("/contacts", summary="List contacts, best grade first, with filters")
+@api.get("/contacts", tags=["contacts"], summary="List contacts, best grade first, with filters")
 def list_contacts(
     request: Request,
     q: Annotated[
@@ -394,7 +394,11 @@ ContactPath = Annotated[
 ]
 
 
-@api.get("/contacts/{contact}", summary="One contact: 3D score, explanation, class, history")
+@api.get(
+    "/contacts/{contact}",
+    tags=["contacts"],
+    summary="One contact: 3D score, explanation, class, history",
+)
 def get_contact(
     request: Request,
     contact: ContactPath,
@@ -474,7 +478,9 @@ def get_contact(
     )
 
 
-@api.get("/contacts/{contact}/timeline", summary="A contact's events, newest first")
+@api.get(
+    "/contacts/{contact}/timeline", tags=["contacts"], summary="A contact's events, newest first"
+)
 def get_timeline(
     request: Request, contact: ContactPath, limit: Limit = 50, offset: Offset = 0
 ) -> TimelinePage:
@@ -483,7 +489,9 @@ def get_timeline(
         return _timeline(request, eng, _find_contact(eng, contact), limit, offset)
 
 
-@api.get("/contacts/{contact}/explain", summary="Why a contact's score is what it is")
+@api.get(
+    "/contacts/{contact}/explain", tags=["contacts"], summary="Why a contact's score is what it is"
+)
 def explain_contact(
     request: Request,
     contact: ContactPath,
@@ -515,7 +523,7 @@ def _account_scores(eng: ReadEngine, ids: list[str]) -> dict[str, list[AccountSc
     return out
 
 
-@api.get("/accounts", summary="List accounts, most members first")
+@api.get("/accounts", tags=["accounts"], summary="List accounts, most members first")
 def list_accounts(
     request: Request,
     q: Annotated[
@@ -554,7 +562,9 @@ def list_accounts(
     )
 
 
-@api.get("/accounts/{account_id}", summary="One account: traits, scores and members")
+@api.get(
+    "/accounts/{account_id}", tags=["accounts"], summary="One account: traits, scores and members"
+)
 def get_account(
     request: Request,
     account_id: Annotated[str, Path(pattern=NO_NUL, max_length=1000)],
@@ -606,7 +616,7 @@ def get_account(
 # --- metrics --------------------------------------------------------------------------------
 
 
-@api.get("/metrics", summary="The metrics catalogue")
+@api.get("/metrics", tags=["metrics"], summary="The metrics catalogue")
 def metric_catalogue() -> MetricCatalogue:
     """Every metric (``clientela metrics list``): formula, output columns with their units,
     keys and options with their defaults."""
@@ -661,6 +671,7 @@ def _check_range(start: date | None, end: date | None, period: str) -> None:
 
 @api.get(
     "/metrics/{name}",
+    tags=["metrics"],
     summary="One metric's values per period, or the contacts behind one cell",
     response_model=MetricValues | MetricWho,
     responses={400: _error("The query is not valid for this metric.")},
@@ -761,7 +772,7 @@ def metric_values(
 # --- runs and the published version ---------------------------------------------------------
 
 
-@api.get("/published", summary="The published version reads answer from")
+@api.get("/published", tags=["runs"], summary="The published version reads answer from")
 def published(request: Request) -> Published:
     with _reading(request) as eng:
         info = _first(eng, eng.published("run_info")) or {}
@@ -774,6 +785,7 @@ def published(request: Request) -> Published:
 
 @api.post(
     "/runs",
+    tags=["runs"],
     status_code=202,
     summary="Start the main job in the background",
     responses={409: _error("A run is already working (code run_in_progress).")},
@@ -788,12 +800,12 @@ def start_run(request: Request, body: Annotated[RunRequest | None, Body()] = Non
     return _runs(request).start(as_of)
 
 
-@api.get("/runs", summary="Runs started through this server, newest first")
+@api.get("/runs", tags=["runs"], summary="Runs started through this server, newest first")
 def list_runs(request: Request) -> RunList:
     return RunList(runs=_runs(request).recent())
 
 
-@api.get("/runs/{run_id}", summary="The status of a run")
+@api.get("/runs/{run_id}", tags=["runs"], summary="The status of a run")
 def get_run(
     request: Request, run_id: Annotated[str, Path(pattern=NO_NUL, max_length=200)]
 ) -> RunStatus:
