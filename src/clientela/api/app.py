@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from clientela.api.errors import install_handlers
+from clientela.api.ingest import install as install_ingestion
 from clientela.api.read import router as read_router
 from clientela.workspace import Workspace
 
@@ -25,5 +26,6 @@ def create_app(workspace: Workspace) -> FastAPI:
     )
     app.state.workspace = workspace
     install_handlers(app)
+    install_ingestion(app)  # /v1/*, and the HTTP log and its compactor for the app's life
     app.include_router(read_router)  # /api/* (read keys), /docs (Swagger UI, no CDN)
     return app

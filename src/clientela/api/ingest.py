@@ -1,0 +1,514 @@
+"""Ingestion: Segment's HTTP Tracking API, so a Segment library works unchanged.
+
+Endpoints: ``POST /v1/identify``, ``/v1/track``, ``/v1/page``, ``/v1/screen``, ``/v1/group``,
+``/v1/alias`` (one message; its ``type`` is the endpoint's unless the message says otherwise)
+and ``POST /v1/batch`` (``{"batch": [...], "context": ..., "sentAt": ...}``; ``/v1/import``
+is the same, as at Segment). The body is JSON, optionally ``Content-Encoding: gzip``.
+
+The write key is taken from HTTP Basic auth (the key as username, what Segment's libraries
+send), ``Authorization: Bearer KEY`` or the body's ``writeKey``; it is never stored. No key
+or an unknown one is ``401``, a read key ``403`` (:mod:`clientela.api.auth`).
+
+Answers (every error body is ``{"code": ..., "message": ...}``):
+
+* ``200 {"success": true}``: the messages are on disk (flushed) and will be landed.
+* ``400`` when the request cannot be taken apart into messages or is over a limit, the whole
+  request being refused (nothing of it is kept), as Segment does: ``invalid_json`` (not JSON,
+  or not UTF-8), ``not_an_object`` (the body, or an item of ``batch``, is not a JSON object),
+  ``wrong_type`` (``batch`` not an array, batch ``context`` not an object, ``sentAt`` not a
+  string), ``missing_batch`` (``/v1/batch`` without ``batch``), ``unexpected_batch`` (a batch
+  sent to a single-call endpoint), ``request_too_large`` (body over ``[ingest]
+  max_batch_bytes``, 500 KB, after decompression), ``event_too_large`` (a message over
+  ``max_event_bytes``, 32 KB, as stored), ``batch_too_large`` (over ``max_batch_events``,
+  2,500), ``invalid_gzip``, ``unsupported_encoding``.
+* Messages that are well-formed JSON objects but semantically wrong (no ``userId`` or
+  ``anonymousId``, a ``track`` without ``event``, an unknown ``type``, a field of the wrong
+  type, a bad timestamp) are answered ``200`` like Segment does, and go to quarantine with
+  their reason when landed, exactly as from a file (``clientela quarantine list``): one
+  validation code path, and a batch's good messages are never refused for a bad one.
+* ``404`` for an unknown call (``/v1/foo``), ``405`` for a method other than POST.
+* ``429`` with ``Retry-After`` when the server is behind (too much waiting to be flushed, or
+  to be landed); ``503`` with ``Retry-After`` when the log cannot be written. Nothing is ever
+  dropped silently: a request is either answered ``200`` and kept, or refused.
+
+What is stored, per message: the message as sent, with ``type`` filled in from the endpoint
+when missing, ``receivedAt`` set by the server (as Segment does; a client's own is replaced),
+and a ``messageId`` when it has none (``md5:`` of the message, so a retried request is still
+deduplicated). ``writeKey`` is removed. See :mod:`clientela.api.log` for the log and its
+compaction into Parquet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import zlib
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, FastAPI, Request, Response
+
+from clientela.api.errors import ApiError
+from clientela.api.log import Compactor, HttpLog, LogLock, LogUnavailable, leftover_logs, log_dir
+from clientela.ingest.segment import Limits
+from clientela.schema import CALL_TYPES
+from clientela.workspace import Workspace
+
+BATCH_CALLS = ("batch", "import")
+_SUCCESS = b'{"success":true}'
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """How the server keeps and lands what it accepts (the limits are ``[ingest]``'s)."""
+
+    rotate_seconds: float = 10.0  # close the log file this often (then it is landed)
+    rotate_bytes: int = 64 << 20  # ... or when it is this big
+    max_pending_bytes: int = 64 << 20  # accepted, waiting for the disk: more -> 429
+    max_backlog_bytes: int = 1 << 30  # closed log files not landed yet: more -> 429
+    compactor_threads: int = 1  # DuckDB threads for landing (leave a core for requests)
+
+
+class Ingestion:
+    """The ingestion of one running app: its limits, its log and its compactor."""
+
+    def __init__(self, workspace: Workspace, options: IngestOptions) -> None:
+        settings = workspace.settings.ingest
+        self.workspace = workspace
+        self.options = options
+        self.limits = Limits(
+            max_event_bytes=settings.max_event_bytes,
+            max_batch_bytes=settings.max_batch_bytes,
+            max_batch_events=settings.max_batch_events,
+        )
+        self.folder = log_dir(workspace)
+        self.lock = LogLock(self.folder)
+        self.compactor = Compactor(workspace, self.folder, threads=options.compactor_threads)
+        self.log = HttpLog(
+            self.folder,
+            rotate_bytes=options.rotate_bytes,
+            rotate_seconds=options.rotate_seconds,
+            on_closed=self.compactor.submit,
+        )
+
+    def start(self) -> None:
+        """Lock the log folder, queue the files earlier runs left for landing, and start."""
+        self.lock.acquire()
+        try:
+            self.compactor.start(leftover_logs(self.folder))
+            self.log.start()
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def stop(self) -> None:
+        """Flush and close the log, land everything, release the folder."""
+        try:
+            self.log.close()
+            self.compactor.stop()
+        finally:
+            self.lock.release()
+
+    def land_now(self, timeout: float | None = None) -> bool:
+        """Close the current log file and wait until everything is landed (for tests)."""
+        self.log.rotate_now()
+        return self.compactor.wait_idle(timeout)
+
+    def check_load(self) -> None:
+        """``429`` when the disk or the compactor is behind."""
+        if self.log.pending_bytes > self.options.max_pending_bytes:
+            raise ApiError(
+                429,
+                "overloaded",
+                "the server is waiting for the disk; retry shortly",
+                headers={"Retry-After": "1"},
+            )
+        if self.compactor.backlog_bytes > self.options.max_backlog_bytes:
+            raise ApiError(
+                429,
+                "overloaded",
+                "landing accepted events is behind; retry later",
+                headers={"Retry-After": "5"},
+            )
+
+
+# -- request bodies ---------------------------------------------------------------------------
+
+
+def _too_large(what: str, limit: int) -> ApiError:
+    return ApiError(400, "request_too_large", f"{what} is over the limit of {limit:,} bytes")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, decompressed, at most ``limit`` bytes (else ``400``)."""
+    encoding = request.headers.get("content-encoding", "").strip().lower()
+    if encoding not in ("", "identity", "gzip", "x-gzip"):
+        raise ApiError(
+            400,
+            "unsupported_encoding",
+            f"Content-Encoding {encoding!r} is not supported; send plain JSON or gzip",
+        )
+    gzipped = encoding in ("gzip", "x-gzip")
+    # Compressed JSON is smaller than the JSON but for a few header bytes; allow some slack.
+    wire_limit = limit + limit // 16 + 1024 if gzipped else limit
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > wire_limit:
+        raise _too_large(f"the request body ({int(declared):,} bytes)", wire_limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > wire_limit:
+            raise _too_large("the request body", wire_limit)
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    return gunzip(body, limit) if gzipped else body
+
+
+def gunzip(data: bytes, limit: int) -> bytes:
+    """Decompress gzip (one or more members), refusing more than ``limit`` bytes of output
+    without ever producing more than ``limit + 1`` (a gzip bomb costs nothing)."""
+    out: list[bytes] = []
+    size = 0
+    rest = data
+    try:
+        while True:
+            inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+            piece = inflater.decompress(rest, limit - size + 1)
+            size += len(piece)
+            if size > limit or inflater.unconsumed_tail:
+                raise _too_large("the decompressed body", limit)
+            out.append(piece)
+            if not inflater.eof:
+                raise ApiError(400, "invalid_gzip", "the gzip body is truncated")
+            rest = inflater.unused_data
+            if not rest.strip(b"\0"):
+                break
+    except zlib.error as exc:
+        raise ApiError(400, "invalid_gzip", f"the body is not valid gzip: {exc}") from None
+    return b"".join(out)
+
+
+def parse_json(body: bytes) -> dict[str, Any]:
+    """The body as a JSON object, else ``400``."""
+    if not body.strip():
+        raise ApiError(400, "invalid_json", "the body is empty; expected a JSON object")
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ApiError(400, "not_an_object", f"the body is {_kind(value)}; expected a JSON object")
+    return value
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if value is None:
+        return "null"
+    return {
+        dict: "an object",
+        list: "an array",
+        str: "a string",
+        int: "a number",
+        float: "a number",
+    }.get(type(value), "a value")
+
+
+# -- messages -> log lines ----------------------------------------------------------------------
+
+
+def received_now() -> str:
+    """The server's receive time as Segment writes it: ISO 8601 UTC with milliseconds."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def message_bytes(msg: dict[str, Any], call: str | None, received: str) -> bytes:
+    """One message as stored: ``type`` filled in, ``receivedAt`` set, ``writeKey`` removed,
+    a ``messageId`` given when missing."""
+    msg.pop("writeKey", None)
+    if call is not None and msg.get("type") is None:
+        msg["type"] = call
+    if msg.get("messageId") is None:
+        msg.pop("receivedAt", None)
+        digest = hashlib.md5(orjson.dumps(msg, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        msg["messageId"] = f"md5:{digest}"
+    msg["receivedAt"] = received
+    return orjson.dumps(msg)
+
+
+def single_lines(body: dict[str, Any], call: str, limits: Limits, received: str) -> bytes:
+    """The log line of a single call."""
+    if "batch" in body:
+        raise ApiError(400, "unexpected_batch", f"a batch is sent to /v1/batch, not to /v1/{call}")
+    line = message_bytes(body, call, received)
+    if len(line) > limits.max_event_bytes:
+        raise ApiError(
+            400,
+            "event_too_large",
+            f"the message is {len(line):,} bytes as stored; the limit is "
+            f"{limits.max_event_bytes:,} bytes",
+        )
+    return line + b"\n"
+
+
+def batch_lines(body: dict[str, Any], limits: Limits, received: str) -> bytes:
+    """The log lines of a batch: envelopes of at most ``max_batch_bytes`` each, so whatever
+    is accepted here is never over a limit when landed."""
+    if "batch" not in body:
+        raise ApiError(400, "missing_batch", "a batch request needs 'batch': an array of messages")
+    items = body["batch"]
+    if not isinstance(items, list):
+        raise ApiError(400, "wrong_type", f"'batch' is {_kind(items)}; expected an array")
+    if len(items) > limits.max_batch_events:
+        raise ApiError(
+            400,
+            "batch_too_large",
+            f"the batch has {len(items):,} messages; the limit is {limits.max_batch_events:,}",
+        )
+    tail = b""
+    context = body.get("context")
+    if context is not None:
+        if not isinstance(context, dict):
+            raise ApiError(
+                400, "wrong_type", f"batch 'context' is {_kind(context)}; expected an object"
+            )
+        tail += b',"context":' + orjson.dumps(context)
+    sent_at = body.get("sentAt")
+    if sent_at is not None:
+        if not isinstance(sent_at, str):
+            raise ApiError(400, "wrong_type", f"'sentAt' is {_kind(sent_at)}; expected a string")
+        tail += b',"sentAt":' + orjson.dumps(sent_at)
+    encoded: list[bytes] = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise ApiError(
+                400,
+                "not_an_object",
+                f"batch item {index} is {_kind(item)}; expected a JSON object",
+            )
+        data = message_bytes(item, None, received)
+        if len(data) > limits.max_event_bytes:
+            raise ApiError(
+                400,
+                "event_too_large",
+                f"batch item {index} is {len(data):,} bytes as stored; the limit is "
+                f"{limits.max_event_bytes:,} bytes",
+            )
+        encoded.append(data)
+    return b"".join(_envelopes(encoded, tail, limits.max_batch_bytes))
+
+
+def _envelopes(items: list[bytes], tail: bytes, limit: int) -> Iterator[bytes]:
+    """``{"batch":[...]<tail>}`` lines of at most ``limit`` bytes each (without the break)."""
+    head = b'{"batch":['
+    overhead = len(head) + len(b"]") + len(tail) + len(b"}")
+    start = 0
+    size = overhead
+    for i, item in enumerate(items):
+        extra = len(item) + (1 if i > start else 0)
+        if size + extra > limit and i > start:
+            yield head + b",".join(items[start:i]) + b"]" + tail + b"}\n"
+            start, size, extra = i, overhead, len(item)
+        if size + extra > limit:
+            raise ApiError(
+                400,
+                "request_too_large",
+                f"the batch's context and sentAt take {len(tail):,} bytes; with a message "
+                f"the batch is over the {limit:,}-byte limit",
+            )
+        size += extra
+    if items:
+        yield head + b",".join(items[start:]) + b"]" + tail + b"}\n"
+
+
+# -- routes ---------------------------------------------------------------------------------------
+
+router = APIRouter(tags=["ingestion"])
+
+_ERROR = {
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+            }
+        }
+    }
+}
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Accepted: the messages are on disk and will be landed.",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["success"],
+                    "properties": {"success": {"type": "boolean", "enum": [True]}},
+                }
+            }
+        },
+    },
+    400: {"description": "Not JSON, not an object, or over a size or count limit.", **_ERROR},
+    401: {"description": "No write key, or an unknown or revoked one.", **_ERROR},
+    403: {"description": "The key is a read key.", **_ERROR},
+    429: {"description": "Overloaded: retry after Retry-After seconds.", **_ERROR},
+    503: {"description": "The log cannot be written: retry after Retry-After seconds.", **_ERROR},
+}
+_MESSAGE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "A Segment message (identify, track, page, screen, group or alias).",
+    "properties": {
+        "type": {"type": "string"},
+        "userId": {"type": ["string", "number", "null"]},
+        "anonymousId": {"type": ["string", "number", "null"]},
+        "messageId": {"type": "string"},
+        "event": {"type": "string"},
+        "name": {"type": "string"},
+        "properties": {"type": "object"},
+        "traits": {"type": "object"},
+        "context": {"type": "object"},
+        "timestamp": {"type": "string", "format": "date-time"},
+        "sentAt": {"type": "string", "format": "date-time"},
+        "writeKey": {"type": "string"},
+    },
+}
+_BATCH_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["batch"],
+    "properties": {
+        "batch": {"type": "array", "items": _MESSAGE_SCHEMA, "maxItems": 2500},
+        "context": {"type": "object"},
+        "sentAt": {"type": "string", "format": "date-time"},
+        "writeKey": {"type": "string"},
+    },
+}
+
+
+def _body_doc(schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": schema}},
+        }
+    }
+
+
+def _ingestion(request: Request) -> Ingestion:
+    ingestion: Ingestion | None = getattr(request.app.state, "ingestion", None)
+    if ingestion is None:
+        raise ApiError(503, "not_ready", "ingestion is not running", headers={"Retry-After": "1"})
+    return ingestion
+
+
+async def accept(request: Request, call: str) -> Response:
+    """Check, authenticate, store and answer one ingestion request."""
+    from clientela.api.auth import authenticate
+
+    ingestion = _ingestion(request)
+    ingestion.check_load()
+    limits = ingestion.limits
+    authenticated = False
+    if "authorization" in request.headers:
+        # Refuse a wrong key before reading the body; a 401 may still be rescued by a
+        # writeKey in the body when the header holds no key at all.
+        try:
+            authenticate(request, "write")
+            authenticated = True
+        except ApiError as exc:
+            if exc.status != 401:
+                raise
+    body = parse_json(await read_body(request, limits.max_batch_bytes))
+    if not authenticated:
+        key = body.get("writeKey")
+        authenticate(request, "write", key if isinstance(key, str) else None)
+    received = received_now()
+    if call in BATCH_CALLS:
+        lines = batch_lines(body, limits, received)
+    else:
+        lines = single_lines(body, call, limits, received)
+    if lines:
+        try:
+            await ingestion.log.append(lines)
+        except LogUnavailable as exc:
+            raise ApiError(503, "unavailable", str(exc), headers={"Retry-After": "5"}) from None
+    return Response(_SUCCESS, media_type="application/json")
+
+
+def _route(call: str) -> Callable[[Request], Any]:
+    async def endpoint(request: Request) -> Response:
+        return await accept(request, call)
+
+    endpoint.__name__ = f"ingest_{call}"
+    return endpoint
+
+
+for _call in (*CALL_TYPES, *BATCH_CALLS):
+    router.add_api_route(
+        f"/v1/{_call}",
+        _route(_call),
+        methods=["POST"],
+        summary=(
+            f"Segment {_call}" if _call not in BATCH_CALLS else f"Segment {_call}: many messages"
+        ),
+        description=(__doc__ or "").split("\n\n")[0],
+        responses=_RESPONSES,
+        openapi_extra=_body_doc(_BATCH_SCHEMA if _call in BATCH_CALLS else _MESSAGE_SCHEMA),
+        response_class=Response,
+    )
+
+
+async def unknown_call(request: Request) -> Response:
+    """``/v1/<anything else>``: 404 naming the calls there are (405 for a known call's GET)."""
+    call = request.path_params.get("call", "")
+    if call in (*CALL_TYPES, *BATCH_CALLS):
+        raise ApiError(405, "method_not_allowed", f"/v1/{call} takes POST")
+    raise ApiError(
+        404,
+        "not_found",
+        f"there is no call '{call}'; the calls are "
+        + ", ".join(f"/v1/{c}" for c in (*CALL_TYPES, *BATCH_CALLS)),
+    )
+
+
+router.add_api_route(
+    "/v1/{call:path}",
+    unknown_call,
+    methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
+    include_in_schema=False,
+)
+
+
+@asynccontextmanager
+async def ingestion_running(app: FastAPI) -> AsyncIterator[None]:
+    """Run ingestion for the app's life: start the log and compactor, and on shutdown flush,
+    land everything and stop. Options come from ``app.state.ingest_options``."""
+    options = getattr(app.state, "ingest_options", None) or IngestOptions()
+    ingestion = Ingestion(app.state.workspace, options)
+    await asyncio.to_thread(ingestion.start)
+    app.state.ingestion = ingestion
+    try:
+        yield
+    finally:
+        app.state.ingestion = None
+        await asyncio.to_thread(ingestion.stop)
+
+
+def install(app: FastAPI) -> None:
+    """Add the ingestion routes to ``app`` and run ingestion within its lifespan (around any
+    lifespan it already has)."""
+    app.include_router(router)
+    inner: Callable[[Any], AbstractAsyncContextManager[Any]] = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(a: Any) -> AsyncIterator[Any]:
+        async with ingestion_running(app), inner(a) as state:
+            yield state
+
+    app.router.lifespan_context = lifespan
