@@ -54,8 +54,17 @@ def wait_ready(port: int, timeout: float = 60.0) -> None:
 class Client(threading.Thread):
     """One keep-alive connection posting batches until told to stop."""
 
-    def __init__(self, port: int, key: str, batch: int, stop: threading.Event, tag: str) -> None:
+    def __init__(
+        self,
+        port: int,
+        key: str,
+        batch: int,
+        stop: threading.Event,
+        tag: str,
+        interval: float = 0.0,
+    ) -> None:
         super().__init__(daemon=True)
+        self.interval = interval  # seconds between requests (0: as fast as answers come)
         self.port = port
         self.auth = "Basic " + base64.b64encode(f"{key}:".encode()).decode()
         self.batch = batch
@@ -87,10 +96,20 @@ class Client(threading.Thread):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         headers = {"Content-Type": "application/json", "Authorization": self.auth}
         n = 0
+        due = time.perf_counter()
         while not self.stop.is_set():
             data, ids = self.body(n)
             n += 1
-            started = time.perf_counter()
+            if self.interval:
+                # Paced: latency counts from when the request was due, so a server that
+                # falls behind is not excused by the client waiting for it.
+                due += self.interval
+                pause = due - time.perf_counter()
+                if pause > 0:
+                    time.sleep(pause)
+                started = due
+            else:
+                started = time.perf_counter()
             while True:
                 try:
                     conn.request("POST", "/v1/batch", body=data, headers=headers)
@@ -155,6 +174,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--compact-seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--rate", type=float, default=0.0, help="offered events/s (default: as fast as possible)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the workspace")
     args = parser.parse_args()
 
@@ -180,8 +202,10 @@ def main() -> None:
         wait_ready(port)
         stop = threading.Event()
         tag = uuid.uuid4().hex[:8]
+        interval = args.connections * args.batch / args.rate if args.rate else 0.0
         clients = [
-            Client(port, key, args.batch, stop, f"{tag}-{c}") for c in range(args.connections)
+            Client(port, key, args.batch, stop, f"{tag}-{c}", interval)
+            for c in range(args.connections)
         ]
         cpu0 = os.times()
         server_cpu0 = process_cpu(server.pid)
@@ -195,6 +219,7 @@ def main() -> None:
         wall = time.perf_counter() - started
         cpu1 = os.times()
         server_cpu = process_cpu(server.pid) - server_cpu0
+        waiting = [p.stat().st_size for p in (root / "state" / "http-log").glob("*.jsonl")]
         server.send_signal(signal.SIGTERM)
         stopping = time.perf_counter()
         _, err = server.communicate(timeout=600)
@@ -207,9 +232,10 @@ def main() -> None:
     latencies = [x for c in clients for x in c.latencies]
     acked = [m for c in clients for m in c.acked_ids]
     rows, found, twice = count_landed(root, acked)
+    offered = f"offered {args.rate:,.0f} events/s" if args.rate else "as fast as answered"
     print(
         f"{len(acked):,} events acknowledged in {len(latencies):,} requests of {args.batch} "
-        f"over {wall:.1f} s from {args.connections} connections"
+        f"over {wall:.1f} s from {args.connections} connections ({offered})"
     )
     print(f"sustained: {len(acked) / wall:,.0f} events/s ({len(latencies) / wall:,.0f} req/s)")
     print(
@@ -226,7 +252,11 @@ def main() -> None:
         f"({server_cpu / max(len(latencies), 1) * 1e3:.2f} ms per request, landing included), "
         f"client {client_cpu:.1f} s, of {wall * (os.cpu_count() or 1):.0f} core-seconds"
     )
-    print(f"server stop (flush + final landing): {shutdown:.1f} s")
+    print(
+        f"not yet landed when the run ended: {sum(waiting) / 1e6:,.1f} MB in {len(waiting)} log "
+        f"files; the stop (flush + landing the rest) took {shutdown:.1f} s"
+    )
+    print(f"end to end (run + final landing): {len(acked) / (wall + shutdown):,.0f} events/s")
     lost = len(acked) - found
     print(
         f"landed: {rows:,} rows; acknowledged events missing: {lost:,}; landed twice: {twice:,}"

@@ -1189,15 +1189,14 @@ def serve(
 ) -> None:
     """Serve the workspace over HTTP: Segment-compatible ingestion (/v1/*) and the read API.
 
-    A 200 from ingestion means the events are on disk; they are landed into Parquet every
-    --compact-seconds and when the server stops (Ctrl-C), and a crash loses nothing
-    acknowledged (the next start lands what was left). Create a write key first:
-    clientela keys create --kind write.
+    A 200 means the events are on disk; they land every --compact-seconds and at stop.
+
+    Ingestion needs a write key (clientela keys create --kind write), reads a read key.
     """
     import uvicorn
 
     from clientela.api import create_app
-    from clientela.api.ingest import IngestOptions
+    from clientela.api.ingest import IngestOptions, tune_gc
     from clientela.api.log import LogLock, log_dir
 
     ws = _workspace(workspace)
@@ -1206,6 +1205,7 @@ def serve(
     probe.release()
     server = create_app(ws)
     server.state.ingest_options = IngestOptions(rotate_seconds=compact_seconds)
+    tune_gc()
     console.print(f"serving [bold]{ws.root}[/] at http://{host}:{port}  (Ctrl-C stops)")
     uvicorn.run(server, host=host, port=port, access_log=access_log, log_level="info")
 

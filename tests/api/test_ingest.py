@@ -323,6 +323,47 @@ def test_gzip_bodies_and_gzip_bombs(serve: Callable[..., Served]) -> None:
     assert len(s.land()) == 3
 
 
+def test_fuzzed_bodies_never_break_the_server(serve: Callable[..., Served]) -> None:
+    """Arbitrary JSON and bytes, as a message, a batch item or the whole body: always 200 or
+    400 (never a 5xx), every error with code and message; then a good request still lands."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    s = serve()
+    numbers = st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False, allow_infinity=False)
+    scalars = st.none() | st.booleans() | numbers | st.text()
+    values = st.recursive(
+        scalars,
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+        max_leaves=12,
+    )
+    fields = st.sampled_from(
+        ["type", "userId", "anonymousId", "messageId", "event", "timestamp", "context", "batch"]
+    )
+    messages = st.dictionaries(fields | st.text(), values, max_size=6)
+    bodies = (
+        messages.map(orjson.dumps)
+        | st.lists(messages | values, max_size=4).map(lambda b: orjson.dumps({"batch": b}))
+        | values.map(orjson.dumps)
+        | st.binary(max_size=200)
+    )
+
+    @given(call=st.sampled_from(["track", "batch", "identify"]), body=bodies)
+    @settings(
+        max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
+    def check(call: str, body: bytes) -> None:
+        response = s.post(call, body)
+        assert response.status_code in (200, 400), response.text
+        if response.status_code == 400:
+            assert set(response.json()) == {"code", "message"}
+
+    check()
+    assert s.post("track", _track(1, event="Still here")).status_code == 200
+    assert "Still here" in {r["event"] for r in s.land()}
+    assert s.app.state.ingestion.compactor.stats.errors == 0  # landing took all of it
+
+
 # -- overload and failures ----------------------------------------------------------------------
 
 

@@ -351,11 +351,18 @@ class Compactor:
     """
 
     def __init__(
-        self, workspace: Workspace, folder: Path, *, threads: int = 1, retry_seconds: float = 5.0
+        self,
+        workspace: Workspace,
+        folder: Path,
+        *,
+        threads: int = 1,
+        nice: int = 5,
+        retry_seconds: float = 5.0,
     ) -> None:
         self.workspace = _ServerWorkspace(workspace.root, workspace.settings)
         self.folder = folder
         self.threads = threads
+        self.nice = nice
         self.retry_seconds = retry_seconds
         self.stats = CompactionStats()
         self._queue: queue.Queue[tuple[Path, int] | None] = queue.Queue()
@@ -393,6 +400,12 @@ class Compactor:
             self._thread.join()
 
     def _run(self) -> None:
+        if self.nice:
+            # Landing is background work: on Linux a thread has its own nice value, so
+            # requests keep their core while a big round lands (it still gets idle time,
+            # and the backlog limit answers 429 if it falls too far behind).
+            with contextlib.suppress(AttributeError, OSError):
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.nice)
         retry: list[tuple[Path, int]] = []  # files whose landing failed: tried again later
         stopping = False
         while not stopping:
