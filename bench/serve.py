@@ -73,6 +73,7 @@ class Client(threading.Thread):
         self.latencies: list[float] = []
         self.acked_ids: list[str] = []
         self.refused = 0  # 429s (retried)
+        self.reconnects = 0  # connections found closed (the batch is sent again)
         self.failed = 0  # anything else
 
     def body(self, n: int) -> tuple[bytes, list[str]]:
@@ -110,13 +111,20 @@ class Client(threading.Thread):
                 started = due
             else:
                 started = time.perf_counter()
+            broken = 0
             while True:
                 try:
                     conn.request("POST", "/v1/batch", body=data, headers=headers)
                     response = conn.getresponse()
                     response.read()
                 except (OSError, http.client.HTTPException):
+                    # The server closes idle keep-alive connections (after 5 s, e.g. while
+                    # waiting out a Retry-After): reconnect and send the batch again.
                     conn.close()
+                    broken += 1
+                    self.reconnects += 1
+                    if broken < 3:
+                        continue
                     self.failed += 1
                     break
                 if response.status == 429:
@@ -244,6 +252,7 @@ def main() -> None:
     )
     print(
         f"429 answers (retried): {sum(c.refused for c in clients)}; "
+        f"reconnects: {sum(c.reconnects for c in clients)}; "
         f"failed requests: {sum(c.failed for c in clients)}"
     )
     client_cpu = cpu1.user - cpu0.user + cpu1.system - cpu0.system
