@@ -146,14 +146,20 @@ def test_landing_a_log_file_again_adds_nothing(tmp_path: Path) -> None:
 
 
 def test_one_server_per_workspace(tmp_path: Path) -> None:
-    """A second server on the same workspace is refused with a clear error, in-process and
-    from the command line (before it binds a port)."""
+    """One log per workspace: a second ingestion is refused with a clear error; a second app
+    answers /v1 with 503 (its reads still work); the command line refuses to start."""
     ws = make_workspace(tmp_path / "ws")
+    _, key = create_key(ws, "write")
     first = Ingestion(ws, IngestOptions())
     first.start()
     try:
         with pytest.raises(WorkspaceError, match="already serving"):
             Ingestion(ws, IngestOptions()).start()
+        with TestClient(create_app(ws)) as second:
+            response = second.post("/v1/track", json={"userId": "u"}, auth=(key, ""))
+            assert response.status_code == 503
+            assert response.json()["code"] == "ingestion_unavailable"
+            assert "already serving" in response.json()["message"]
         done = subprocess.run(
             [CLIENTELA, "serve", "-w", str(ws.root), "--port", "1"],
             capture_output=True,

@@ -364,6 +364,38 @@ def test_fuzzed_bodies_never_break_the_server(serve: Callable[..., Served]) -> N
     assert s.app.state.ingestion.compactor.stats.errors == 0  # landing took all of it
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["positive", "negative"])
+def test_v1_keeps_its_openapi_document(tmp_path: Path, mode: str) -> None:
+    """Schemathesis from /openapi.json, with a write key: requests the document allows are
+    answered as documented, and the ones it forbids are refused (never a 5xx)."""
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+
+    ws = make_workspace(tmp_path / "ws")
+    _, key = create_key(ws, "write")
+    app = create_app(ws)
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app).include(
+        path_regex=r"^/v1/(track|identify|batch)$"
+    )
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) == 3
+    generation = schemathesis.GenerationMode(mode)
+    for operation in operations:
+
+        @given(case=operation.as_strategy(generation_mode=generation))
+        @settings(
+            max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), database=None
+        )
+        def check(case: Any) -> None:
+            case.call_and_validate(headers={"Authorization": f"Bearer {key}"})
+
+        try:
+            check()
+        except Exception as exc:
+            raise AssertionError(f"{operation.method.upper()} {operation.path}: {exc}") from exc
+
+
 # -- overload and failures ----------------------------------------------------------------------
 
 

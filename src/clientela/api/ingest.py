@@ -27,6 +27,9 @@ Answers (every error body is ``{"code": ..., "message": ...}``):
   their reason when landed, exactly as from a file (``clientela quarantine list``): one
   validation code path, and a batch's good messages are never refused for a bad one.
 * ``404`` for an unknown call (``/v1/foo``), ``405`` for a method other than POST.
+* ``401 unauthorized`` / ``403 forbidden`` for keys (above); ``503 not_ready`` while the server
+  starts or stops; ``503 ingestion_unavailable`` from an app whose workspace another server
+  already ingests into (its reads still work).
 * ``429`` with ``Retry-After`` when the server is behind (too much waiting to be flushed, or
   to be landed); ``503`` with ``Retry-After`` when the log cannot be written. Nothing is ever
   dropped silently: a request is either answered ``200`` and kept, or refused.
@@ -54,7 +57,16 @@ import orjson
 from fastapi import APIRouter, FastAPI, Request, Response
 
 from clientela.api.errors import ApiError
-from clientela.api.log import Compactor, HttpLog, LogLock, LogUnavailable, leftover_logs, log_dir
+from clientela.api.log import (
+    Compactor,
+    HttpLog,
+    LogLock,
+    LogUnavailable,
+    leftover_logs,
+    log,
+    log_dir,
+)
+from clientela.errors import WorkspaceError
 from clientela.ingest.segment import Limits
 from clientela.schema import CALL_TYPES
 from clientela.workspace import Workspace
@@ -364,32 +376,45 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     429: {"description": "Overloaded: retry after Retry-After seconds.", **_ERROR},
     503: {"description": "The log cannot be written: retry after Retry-After seconds.", **_ERROR},
 }
+# Any JSON object is accepted (answered 200); what makes a message valid is checked when it
+# lands, and an invalid one is quarantined with its reason (as Segment answers 200 and drops
+# it). So the fields are described, not constrained: the schema promises what is accepted.
+_FIELDS_DOC = {
+    "type": "identify, track, page, screen, group or alias (default: the endpoint's).",
+    "userId": "A string or whole number; userId or anonymousId is required.",
+    "anonymousId": "A string or whole number; userId or anonymousId is required.",
+    "messageId": "A string; deduplicates retries (given from the content when missing).",
+    "event": "The event name (track).",
+    "name": "The page or screen name.",
+    "groupId": "The group (group).",
+    "previousId": "The id being aliased (alias).",
+    "properties": "An object.",
+    "traits": "An object.",
+    "context": "An object.",
+    "timestamp": "ISO 8601 time it happened (by the device's clock).",
+    "sentAt": "ISO 8601 time it was sent (by the device's clock; corrects its skew).",
+    "writeKey": "The write key, when not given in the Authorization header. Never stored.",
+}
 _MESSAGE_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "description": "A Segment message (identify, track, page, screen, group or alias).",
-    "properties": {
-        "type": {"type": "string"},
-        "userId": {"type": ["string", "number", "null"]},
-        "anonymousId": {"type": ["string", "number", "null"]},
-        "messageId": {"type": "string"},
-        "event": {"type": "string"},
-        "name": {"type": "string"},
-        "properties": {"type": "object"},
-        "traits": {"type": "object"},
-        "context": {"type": "object"},
-        "timestamp": {"type": "string", "format": "date-time"},
-        "sentAt": {"type": "string", "format": "date-time"},
-        "writeKey": {"type": "string"},
-    },
+    "description": "A Segment message. Answered 200 when it is a JSON object within the size "
+    "limits; a message missing what its call needs is quarantined when landed.",
+    "properties": {name: {"description": text} for name, text in _FIELDS_DOC.items()},
 }
 _BATCH_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["batch"],
     "properties": {
         "batch": {"type": "array", "items": _MESSAGE_SCHEMA, "maxItems": 2500},
-        "context": {"type": "object"},
-        "sentAt": {"type": "string", "format": "date-time"},
-        "writeKey": {"type": "string"},
+        "context": {
+            "anyOf": [{"type": "object"}, {"type": "null"}],
+            "description": "Merged under each message's context.",
+        },
+        "sentAt": {
+            "anyOf": [{"type": "string"}, {"type": "null"}],
+            "description": "For messages without their own.",
+        },
+        "writeKey": {"description": _FIELDS_DOC["writeKey"]},
     },
 }
 
@@ -406,6 +431,9 @@ def _body_doc(schema: dict[str, Any]) -> dict[str, Any]:
 def _ingestion(request: Request) -> Ingestion:
     ingestion: Ingestion | None = getattr(request.app.state, "ingestion", None)
     if ingestion is None:
+        refused = getattr(request.app.state, "ingestion_refused", None)
+        if refused:
+            raise ApiError(503, "ingestion_unavailable", refused)
         raise ApiError(503, "not_ready", "ingestion is not running", headers={"Retry-After": "1"})
     return ingestion
 
@@ -494,7 +522,15 @@ async def ingestion_running(app: FastAPI) -> AsyncIterator[None]:
     land everything and stop. Options come from ``app.state.ingest_options``."""
     options = getattr(app.state, "ingest_options", None) or IngestOptions()
     ingestion = Ingestion(app.state.workspace, options)
-    await asyncio.to_thread(ingestion.start)
+    try:
+        await asyncio.to_thread(ingestion.start)
+    except WorkspaceError as exc:
+        # Another server (or app) ingests into this workspace: this one still serves reads,
+        # and answers /v1 with 503. (`clientela serve` refuses to start instead.)
+        log.warning("ingestion is off: %s", exc)
+        app.state.ingestion_refused = f"ingestion is off in this server: {exc}"
+        yield
+        return
     app.state.ingestion = ingestion
     try:
         yield
