@@ -72,6 +72,7 @@ from clientela.schema import CALL_TYPES
 from clientela.workspace import Workspace
 
 BATCH_CALLS = ("batch", "import")
+FLUSH_TIMEOUT = 30.0  # seconds a request waits for its flush before it is answered 503
 _SUCCESS = b'{"success":true}'
 
 
@@ -466,9 +467,16 @@ async def accept(request: Request, call: str) -> Response:
         lines = single_lines(body, call, limits, received)
     if lines:
         try:
-            await ingestion.log.append(lines)
+            await asyncio.wait_for(ingestion.log.append(lines), FLUSH_TIMEOUT)
         except LogUnavailable as exc:
             raise ApiError(503, "unavailable", str(exc), headers={"Retry-After": "5"}) from None
+        except TimeoutError:
+            raise ApiError(
+                503,
+                "unavailable",
+                f"the log was not flushed within {FLUSH_TIMEOUT:.0f} s",
+                headers={"Retry-After": "5"},
+            ) from None
     return Response(_SUCCESS, media_type="application/json")
 
 

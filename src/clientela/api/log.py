@@ -215,7 +215,7 @@ class HttpLog:
                     raise OSError("the log file took no bytes")
                 view = view[written:]
             _sync(self._file.fileno())
-        except OSError as exc:
+        except Exception as exc:  # a disk error, mostly; whatever it is, answer it
             log.error("writing the HTTP log failed: %s", exc)
             # Whatever reached the file was never acknowledged; compaction lands the whole
             # lines (clients retry them; dedupe on messageId drops the repeats) and drops a
