@@ -511,7 +511,10 @@ def main() -> None:
                 -rep.get("per_metric", {}).get(n, 0.0),
             )
         )
-        print("    metric                     alone s  x raw   CPU s  rows   peak MB  in report s")
+        if names:
+            print(
+                "    metric                     alone s  x raw   CPU s  rows   peak MB  in report s"
+            )
         for name in names:
             m = each.get("metrics", {}).get(name)
             r = rep.get("per_metric", {}).get(name)
