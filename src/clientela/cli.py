@@ -664,7 +664,7 @@ def contacts_list(
 ) -> None:
     """Contacts, best grade first (then most engaged), with filters."""
     from clientela.errors import ConfigError
-    from clientela.scoring.grade import grade_rank
+    from clientela.lifecycle import best_first, select_contacts
 
     if fmt not in ("table", "csv", "json", "parquet"):
         raise ConfigError("--format", fmt, "table, csv, json or parquet")
@@ -678,36 +678,19 @@ def contacts_list(
         view = eng.published("lifecycle")
         people = eng.published("contacts").select("contact_id", "email", "last_seen", "identified")
         t = view.join(people, "contact_id")
-        if grade:
-            wanted = [g.upper() for g in listed(grade)]
-            full = [g for g in wanted if len(g) == 2]
-            letters = [g for g in wanted if len(g) == 1]
-            t = t.filter(t.grade.isin(full or ["-"]) | t.fit_letter.isin(letters or ["-"]))
-        if stage:
-            t = t.filter(t.stage.isin(listed(stage)))
-        if audience:
-            t = t.filter(t.audience_class.isin(listed(audience)))
-        if account:
-            t = t.filter(t.account_id == account)
-        if identified is not None:
-            t = t.filter(t.identified == identified)
-        for bound, column, low in (
-            (min_fit, "fit", True),
-            (max_fit, "fit", False),
-            (min_engagement, "engagement", True),
-            (max_engagement, "engagement", False),
-        ):
-            if bound is not None:
-                t = t.filter(t[column] >= bound if low else t[column] <= bound)
-        ordered = t.order_by(
-            [
-                grade_rank(t.grade).fill_null(99),
-                t.engagement.desc().nulls_last()
-                if hasattr(t.engagement, "nulls_last")
-                else t.engagement.desc(),
-                t.contact_id,
-            ]
+        t = select_contacts(
+            t,
+            grades=listed(grade or ""),
+            stages=listed(stage or ""),
+            classes=listed(audience or ""),
+            account=account or None,
+            identified=identified,
+            min_fit=min_fit,
+            max_fit=max_fit,
+            min_engagement=min_engagement,
+            max_engagement=max_engagement,
         )
+        ordered = best_first(t)
         if limit:
             ordered = ordered.limit(limit)
         rows_table = eng.to_arrow(ordered.select(*LIST_COLUMNS))

@@ -125,3 +125,52 @@ def build(
         recency_days=((as_of_secs - _.last_active).cast("float64") / days).round(4),
         next_initiative=next_initiative,
     )
+
+
+def select_contacts(
+    view: ir.Table,
+    grades: list[str] | None = None,
+    stages: list[str] | None = None,
+    classes: list[str] | None = None,
+    account: str | None = None,
+    identified: bool | None = None,
+    min_fit: float | None = None,
+    max_fit: float | None = None,
+    min_engagement: float | None = None,
+    max_engagement: float | None = None,
+) -> ir.Table:
+    """The lifecycle view (joined with contacts) filtered as ``contacts list`` and the read
+    API filter it: grades (``A1``) or fit letters (``A``), stages, classes, account, identified
+    and fit / engagement bounds. Empty lists and None mean "any"."""
+    t = view
+    wanted = [g.upper() for g in grades or []]
+    if wanted:
+        full = [g for g in wanted if len(g) == 2] or ["-"]
+        letters = [g for g in wanted if len(g) == 1] or ["-"]
+        t = t.filter(t.grade.isin(full) | t.fit_letter.isin(letters))
+    if stages:
+        t = t.filter(t.stage.isin(stages))
+    if classes:
+        t = t.filter(t.audience_class.isin(classes))
+    if account is not None:
+        t = t.filter(t.account_id == account)
+    if identified is not None:
+        t = t.filter(t.identified == identified)
+    for bound, column, low in (
+        (min_fit, "fit", True),
+        (max_fit, "fit", False),
+        (min_engagement, "engagement", True),
+        (max_engagement, "engagement", False),
+    ):
+        if bound is not None:
+            t = t.filter(t[column] >= bound if low else t[column] <= bound)
+    return t
+
+
+def best_first(t: ir.Table) -> ir.Table:
+    """Best grade first, then the most engaged, then by id (contacts without a grade last)."""
+    from clientela.scoring.grade import grade_rank
+
+    return t.order_by(
+        [grade_rank(t.grade).fill_null(99), t.engagement.desc(nulls_first=False), t.contact_id]
+    )

@@ -215,7 +215,7 @@ def list_contacts(
 ) -> ContactPage:
     """Contacts as ``clientela contacts list`` filters and orders them: best grade first,
     then most engaged, then by id."""
-    from clientela.scoring.grade import grade_rank
+    from clientela.lifecycle import best_first, select_contacts
 
     with _reading(request) as eng:
         view = eng.published("lifecycle")
@@ -230,31 +230,20 @@ def list_contacts(
                 | t.contact_id.lower().contains(needle)
                 | t.email.lower().contains(needle).fill_null(False)
             )
-        grades = [g.upper() for g in _split(grade)]
-        if grades:
-            full = [g for g in grades if len(g) == 2] or ["-"]
-            letters = [g for g in grades if len(g) == 1] or ["-"]
-            t = t.filter(t.grade.isin(full) | t.fit_letter.isin(letters))
-        if _split(stage):
-            t = t.filter(t.stage.isin(_split(stage)))
-        if _split(audience_class):
-            t = t.filter(t.audience_class.isin(_split(audience_class)))
-        if account is not None:
-            t = t.filter(t.account_id == account)
-        if identified is not None:
-            t = t.filter(t.identified == identified)
-        for bound, column, low in (
-            (min_fit, "fit", True),
-            (max_fit, "fit", False),
-            (min_engagement, "engagement", True),
-            (max_engagement, "engagement", False),
-        ):
-            if bound is not None:
-                t = t.filter(t[column] >= bound if low else t[column] <= bound)
-        total = _count(eng, t)
-        ordered = t.order_by(
-            [grade_rank(t.grade).fill_null(99), t.engagement.desc(nulls_first=False), t.contact_id]
+        t = select_contacts(
+            t,
+            grades=_split(grade),
+            stages=_split(stage),
+            classes=_split(audience_class),
+            account=account,
+            identified=identified,
+            min_fit=min_fit,
+            max_fit=max_fit,
+            min_engagement=min_engagement,
+            max_engagement=max_engagement,
         )
+        total = _count(eng, t)
+        ordered = best_first(t)
         rows = _rows(eng, ordered.limit(limit, offset=offset))
         version = eng.pinned or ""
     return ContactPage(
