@@ -671,18 +671,15 @@ def contacts_list(
     if fmt == "parquet" and out is None:
         raise ConfigError("--out", None, "a file to write when --format parquet")
 
-    def listed(text: str) -> list[str]:
-        return [p.strip() for p in text.split(",") if p.strip()]
-
     with _engine(workspace) as eng:
         view = eng.published("lifecycle")
         people = eng.published("contacts").select("contact_id", "email", "last_seen", "identified")
         t = view.join(people, "contact_id")
         t = select_contacts(
             t,
-            grades=listed(grade or ""),
-            stages=listed(stage or ""),
-            classes=listed(audience or ""),
+            grades=_listed(grade),
+            stages=_listed(stage),
+            classes=_listed(audience),
             account=account or None,
             identified=identified,
             min_fit=min_fit,
