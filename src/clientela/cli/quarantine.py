@@ -1,0 +1,104 @@
+"""quarantine list|show|retry: inspect and re-process rejected records."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from clientela.cli.common import WorkspaceOpt, _workspace, app, console
+from clientela.cli.output import _when
+
+quarantine_app = typer.Typer(help="Inspect and re-process rejected records.")
+app.add_typer(quarantine_app, name="quarantine")
+
+
+@quarantine_app.command("list")
+def quarantine_list(
+    reason: Annotated[str | None, typer.Option(help="Only this reason.")] = None,
+    source: Annotated[str | None, typer.Option(help="Only sources containing this text.")] = None,
+    limit: Annotated[int, typer.Option(help="Rows to show.")] = 20,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Open quarantined records: counts by reason, then the records themselves."""
+    from clientela.ingest.quarantine import QuarantineFilter, open_records, summary
+    from clientela.schema import QUARANTINE_REASONS
+
+    ws = _workspace(workspace)
+    counts = summary(ws)
+    if not counts:
+        console.print("quarantine is empty: nothing was rejected (or everything was re-processed)")
+        return
+    table = Table(title="open quarantined records")
+    table.add_column("kind")
+    table.add_column("reason")
+    table.add_column("count", justify="right")
+    table.add_column("meaning")
+    for kind, why, count in counts:
+        table.add_row(kind, why, f"{count:,}", QUARANTINE_REASONS.get(why, ""))
+    console.print(table)
+    rows = open_records(ws, QuarantineFilter(reason=reason, source=source)).to_pylist()
+    detail = Table()
+    for col in ("id", "where", "reason", "detail"):
+        detail.add_column(col, overflow="fold")
+    for row in rows[:limit]:
+        detail.add_row(row["quarantine_id"][:10], _where(row), row["reason"], row["detail"])
+    console.print(detail)
+    if len(rows) > limit:
+        console.print(f"… {len(rows) - limit:,} more (use --limit, --reason, --source)")
+
+
+def _where(row: dict[str, Any]) -> str:
+    item = f" item {row['item']}" if row.get("item") is not None else ""
+    return f"{row['source']}:{row['line']}{item}"
+
+
+@quarantine_app.command("show")
+def quarantine_show(
+    quarantine_id: Annotated[str, typer.Argument(help="Record id (a unique prefix is enough).")],
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """One quarantined record: where it came from, why it was rejected, and its raw text."""
+    from clientela.ingest.quarantine import get
+
+    row = get(_workspace(workspace), quarantine_id)
+    console.print(f"[bold]id[/]      {row['quarantine_id']}")
+    console.print(f"[bold]kind[/]    {row['kind']}")
+    console.print(f"[bold]where[/]   {_where(row)}")
+    console.print(f"[bold]reason[/]  {row['reason']} (field: {row.get('field') or '-'})")
+    console.print(f"[bold]detail[/]  {row['detail']}")
+    console.print(f"[bold]when[/]    {_when(row['quarantined_at'])}")
+    raw = bytes(row["raw"] or b"")
+    text = raw.decode("utf-8", errors="backslashreplace")
+    console.print("[bold]raw[/]", highlight=False)
+    console.print(
+        text if len(text) < 4000 else text[:4000] + f"… ({len(raw):,} bytes)",
+        highlight=False,
+        markup=False,
+    )
+
+
+@quarantine_app.command("retry")
+def quarantine_retry(
+    reason: Annotated[str | None, typer.Option(help="Only this reason.")] = None,
+    source: Annotated[str | None, typer.Option(help="Only sources containing this text.")] = None,
+    quarantine_id: Annotated[str | None, typer.Option("--id", help="Only this record.")] = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Re-process open records (after fixing config): the ones that now pass are landed."""
+    from clientela.ingest.quarantine import QuarantineFilter, retry
+
+    report = retry(
+        _workspace(workspace),
+        QuarantineFilter(reason=reason, source=source, quarantine_id=quarantine_id),
+    )
+    landing = report.landing
+    console.print(
+        f"retried {report.retried:,}: landed [bold green]{landing.accepted:,}[/], "
+        f"already landed {landing.duplicates:,}, still rejected [bold]{landing.quarantined:,}[/]"
+    )
+    for kind, count in report.skipped_kinds.items():
+        console.print(
+            f"{count:,} {kind} rows not retried: fix the mapping and import the file again"
+        )
