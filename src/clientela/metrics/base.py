@@ -36,6 +36,7 @@ from ibis import _
 from clientela.config import Settings
 from clientela.engine import Engine
 from clientela.errors import ClientelaError
+from clientela.metrics.limits import DEFAULT_LIMITS, LimitError, Limits, count_periods
 from clientela.metrics.periods import Calendar, period_start
 
 # Breakdown dimensions: name → lifecycle column (``trait:NAME`` is any contact trait).
@@ -183,12 +184,18 @@ class Context:
     query and the settings. Contacts of the excluded audience classes are left out here."""
 
     def __init__(
-        self, engine: Engine, settings: Settings, query: Query, metric: Metric | None = None
+        self,
+        engine: Engine,
+        settings: Settings,
+        query: Query,
+        metric: Metric | None = None,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self.engine = engine
         self.settings = settings
         self.query = query
         self.metric = metric
+        self.limits = limits
         info = engine.to_arrow(engine.published("run_info")).to_pylist()
         as_of = info[0]["as_of"] if info else datetime.now(UTC)
         self.as_of: datetime = as_of if as_of.tzinfo else as_of.replace(tzinfo=UTC)
@@ -203,6 +210,7 @@ class Context:
             for _step in range(settings.metrics.default_periods - 1):
                 first = period_start(first - timedelta(days=1), kind)
         self.first = first
+        _check_periods(first, last, kind, metric, limits)
         # One period before the first shown: the base of the first period's change.
         lead_in = period_start(period_start(first, kind) - timedelta(days=1), kind)
         self.calendar = Calendar(zone, kind, lead_in, last)
@@ -275,6 +283,59 @@ class Context:
         return table
 
 
+def _check_periods(
+    first: date, last: date, kind: str, metric: Metric | None, limits: Limits
+) -> None:
+    """Refuse a range of more periods than the limit, before any period is built."""
+    if last < first:
+        return  # the calendar says what is wrong
+    period_start(first, kind)  # an unknown kind fails here, with its own message
+    limit = limits.periods
+    count = count_periods(first, last, kind, limit + 1)
+    if count > limit:
+        raise LimitError(
+            "period",
+            kind,
+            limit,
+            f"option 'period': by {kind} from {first} to {last} is more than {limit:,} "
+            f"periods (the limit); ask for a shorter range or a longer period",
+        )
+    if metric is not None and metric.name == "retention" and count > limits.retention_periods:
+        limit = limits.retention_periods
+        raise LimitError(
+            "period",
+            kind,
+            limit,
+            f"option 'period': a retention matrix by {kind} from {first} to {last} has "
+            f"{count} periods, more than the limit of {limit} (a {limit} × {limit} "
+            "matrix); ask for a shorter range or a longer period",
+        )
+
+
+def _check_breakdown(ctx: Context) -> None:
+    """Refuse a breakdown whose dimensions have more distinct values (combinations, among
+    the contacts ``--where`` keeps) than the limit; counted on the contacts' dimensions, at
+    most ``limit + 1`` values, before the facts are computed."""
+    by = list(ctx.query.by)
+    if not by:
+        return
+    limit = ctx.limits.breakdown_values
+    dims = ctx.dimensions(list(dict.fromkeys([*by, *ctx.query.where])))
+    for name, values in ctx.query.where.items():
+        dims = dims.filter(dims[name].fill_null(NONE).isin(list(values)))
+    found = ctx.engine.to_arrow(dims.select(*by).distinct().limit(limit + 1)).num_rows
+    if found > limit:
+        given = ",".join(by)
+        raise LimitError(
+            "by",
+            given,
+            limit,
+            f"option 'by': {given} has more than {limit:,} distinct values (the limit of "
+            f"{limit:,} for a breakdown); narrow it with --where or break down by fewer or "
+            "coarser dimensions",
+        )
+
+
 def _with_dimensions(ctx: Context, facts: ir.Table) -> ir.Table:
     """Facts joined with the --by and --where dimensions; missing values become (none)."""
     names = list(dict.fromkeys([*ctx.query.by, *ctx.query.where]))
@@ -315,16 +376,24 @@ def _key(row: Mapping[str, Any], names: list[str]) -> tuple[Any, ...]:
 
 
 def compute(
-    engine: Engine, settings: Settings, name: str, query: Query | None = None
+    engine: Engine,
+    settings: Settings,
+    name: str,
+    query: Query | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> MetricResult:
-    """One metric for a query: finished rows, one per (period, breakdown, keys)."""
+    """One metric for a query: finished rows, one per (period, breakdown, keys).
+
+    A query beyond one of the ``limits`` raises :class:`~clientela.metrics.limits.LimitError`
+    before the engine does the work."""
     metric = get(name)
     query = query or Query()
     for option in query.options:
         if option not in metric.options:
             allowed = ", ".join(metric.options) or "none"
             raise ClientelaError(f"metric {name!r} has no option {option!r} (options: {allowed})")
-    ctx = Context(engine, settings, query, metric)
+    ctx = Context(engine, settings, query, metric, limits)
+    _check_breakdown(ctx)
     facts = _with_dimensions(ctx, metric.facts(ctx))
     if metric.quantiles:
         # The cells and every quantile read the facts: build them once, not once per pass.
@@ -407,12 +476,30 @@ def who(
     name: str,
     cell: Mapping[str, str],
     query: Query | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> pa.Table:
     """The facts behind one cell (``{"period": "2026-05", "stage": "customer", ...}``, any
-    fact or dimension column): the contacts who make up the number, with their email."""
+    fact or dimension column): the contacts who make up the number, with their email.
+
+    At most ``limits.who_rows`` rows at once: without ``limit``, a cell of more contacts is
+    refused (a :class:`~clientela.metrics.limits.LimitError` that says to page); with
+    ``limit`` (at most ``limits.who_rows``) and ``offset``, one page in contact order."""
     metric = get(name)
     query = query or Query()
-    ctx = Context(engine, settings, query, metric)
+    most = limits.who_rows
+    if limit is not None and not 1 <= limit <= most:
+        raise LimitError(
+            "limit",
+            limit,
+            most,
+            f"option 'limit': {limit:,} contacts per page of a who list is not between 1 and "
+            f"the limit of {most:,}",
+        )
+    if offset < 0:
+        raise ClientelaError(f"option 'offset' must be 0 or more (not {offset})")
+    ctx = Context(engine, settings, query, metric, limits)
     extra = [c for c in cell if c in DIMENSIONS or c.startswith("trait:")]
     wider = Query(
         query.start,
@@ -435,8 +522,19 @@ def who(
     contacts = engine.published("contacts").select("contact_id", **{label: _.email})
     joined = facts.left_join(contacts, facts.contact_id == contacts.contact_id)
     rest = [c for c in facts.columns if c != "contact_id"]
-    out = joined.select("contact_id", label, *rest).order_by("contact_id")
-    return engine.to_arrow(out)
+    out = joined.select("contact_id", label, *rest).order_by("contact_id", *rest)
+    if limit is not None:
+        return engine.to_arrow(out.limit(limit, offset=offset))
+    page = engine.to_arrow(out.limit(most + 1, offset=offset))
+    if page.num_rows > most:
+        raise LimitError(
+            "who",
+            page.num_rows,
+            most,
+            f"option 'who': the cell has more than {most:,} contacts (the limit of "
+            f"{most:,} for a who list); page through it with limit and offset, or narrow the cell",
+        )
+    return page
 
 
 def display(value: Value, unit: str) -> str:

@@ -53,6 +53,7 @@ import ibis.expr.types as ir
 
 from clientela.errors import ClientelaError
 from clientela.metrics.base import NA, Context, Metric, Value, ratio, register
+from clientela.metrics.limits import LimitError
 
 MODES = ("ordered", "strict", "unordered")
 AGAINST = ("first", "previous")
@@ -105,8 +106,20 @@ def parse_events(text: str, option: str, allow_any: bool = False) -> list[EventS
 
 
 def matches_any(table: ir.Table, specs: list[EventSpec]) -> ir.BooleanValue:
-    """True for the rows that are any of ``specs``."""
-    return reduce(lambda a, b: a | b, [spec.matches(table) for spec in specs])
+    """True for the rows that are any of ``specs``.
+
+    One ``IN`` list per kind of event, not one ``OR`` per name: nested ``OR``s of a long
+    list overflowed the stack when the expression was compiled."""
+    names = list(dict.fromkeys(s.value for s in specs if s.kind == "event"))
+    paths = list(dict.fromkeys(s.value for s in specs if s.kind == "page"))
+    parts: list[ir.BooleanValue] = []
+    if any(s.kind == "any" for s in specs):
+        parts.append(~table.passive)
+    if names:
+        parts.append((table.type == "track") & table.event.isin(names))
+    if paths:
+        parts.append((table.type == "page") & table.path.isin(paths))
+    return reduce(lambda a, b: a | b, parts)
 
 
 def _steps(ctx: Context) -> list[EventSpec]:
@@ -115,6 +128,15 @@ def _steps(ctx: Context) -> list[EventSpec]:
         raise ClientelaError(
             "option 'steps': a funnel needs at least two steps, separated by commas "
             f"(got {ctx.option('steps')!r})"
+        )
+    limit = ctx.limits.funnel_steps
+    if len(steps) > limit:
+        raise LimitError(
+            "steps",
+            len(steps),
+            limit,
+            f"option 'steps': {len(steps)} steps is more than the limit of {limit} steps "
+            "of one funnel; split it into shorter funnels",
         )
     return steps
 
@@ -159,8 +181,15 @@ def _first_per_entry(table: ir.Table, order: list[str]) -> ir.Table:
     return ranked.filter(ranked._rn == 0).drop("_rn")
 
 
-def _ordered(entries: ir.Table, events: ir.Table, defs: list[int], window: int) -> list[ir.Table]:
-    """Per step k ≥ 2: (period, contact_id, k, reach_secs) of the entries that reached it."""
+def _ordered(
+    ctx: Context, entries: ir.Table, events: ir.Table, defs: list[int], window: int
+) -> list[ir.Table]:
+    """Per step k ≥ 2: (period, contact_id, k, reach_secs) of the entries that reached it.
+
+    Step k depends on where step k − 1 was reached, so the steps are found one after the
+    other; each step's matches are computed (cached) before the next one is built from
+    them. Built as one expression instead, step k nested the k − 1 before it: 18 steps
+    overflowed the stack and the engine's plan grew exponentially with the steps."""
     reached: list[ir.Table] = []
     current = entries.select("period", "contact_id", "t1", prev=entries.t1, m_1=entries.m1)
     for k in range(2, len(defs) + 1):
@@ -179,8 +208,10 @@ def _ordered(entries: ir.Table, events: ir.Table, defs: list[int], window: int) 
         )
         first = _first_per_entry(joined, ["e_secs", "e_msg"])
         used = [f"m_{j}" for j in range(1, k)]
-        current = first.select(
-            "period", "contact_id", "t1", *used, prev=first.e_secs, **{f"m_{k}": first.e_msg}
+        current = ctx.engine.cache(
+            first.select(
+                "period", "contact_id", "t1", *used, prev=first.e_secs, **{f"m_{k}": first.e_msg}
+            )
         )
         reached.append(
             current.select("period", "contact_id", k=ibis.literal(k, "int64"), reach_secs="prev")
@@ -189,27 +220,32 @@ def _ordered(entries: ir.Table, events: ir.Table, defs: list[int], window: int) 
 
 
 def _strict(entries: ir.Table, events: ir.Table, defs: list[int], window: int) -> list[ir.Table]:
-    """Strict steps: each the very next event (``seq`` + 1) of the contact."""
-    reached: list[ir.Table] = []
-    current = entries.select("period", "contact_id", "t1", "seq")
-    for k in range(2, len(defs) + 1):
-        candidates = events.filter(events.def_index == defs[k - 1]).select(
-            e_contact="contact_id", e_secs="secs", e_seq="seq"
-        )
-        joined = current.join(
-            candidates,
-            [
-                current.contact_id == candidates.e_contact,
-                candidates.e_seq == current.seq + 1,
-                candidates.e_secs <= current.t1 + window,
-            ],
-        )
-        current = joined.select("period", "contact_id", "t1", seq=joined.e_seq, secs=joined.e_secs)
-        reached.append(
-            current.select("period", "contact_id", k=ibis.literal(k, "int64"), reach_secs="secs")
-        )
-        current = current.drop("secs")
-    return reached
+    """Strict steps: step k is the contact's (k − 1)-th next event (``seq``) after step 1.
+
+    One flat join for all steps: an entry's events at offsets 1..n − 1 that are the step
+    of their offset, inside the window; the entry reached step k when offsets 1..k − 1 all
+    matched, i.e. while the j-th matched offset (in order) is j itself."""
+    candidates = events.select(
+        e_contact="contact_id", e_secs="secs", e_seq="seq", e_def="def_index"
+    )
+    joined = entries.join(
+        candidates,
+        [
+            entries.contact_id == candidates.e_contact,
+            candidates.e_seq > entries.seq,
+            candidates.e_seq < entries.seq + len(defs),
+            candidates.e_secs <= entries.t1 + window,
+        ],
+    )
+    placed = joined.select("period", "contact_id", "e_secs", "e_def", gap=joined.e_seq - joined.seq)
+    wanted = ibis.cases(*[(placed.gap == j, defs[j]) for j in range(1, len(defs))], else_=-1)
+    matched = placed.filter(placed.e_def == wanted)
+    w = ibis.window(group_by=[matched.period, matched.contact_id], order_by=[matched.gap])
+    ranked = matched.mutate(_nth=ibis.row_number().over(w) + 1)
+    prefix = ranked.filter(ranked.gap == ranked._nth)
+    return [
+        prefix.select("period", "contact_id", k=(prefix.gap + 1).cast("int64"), reach_secs="e_secs")
+    ]
 
 
 def _unordered(entries: ir.Table, events: ir.Table, defs: list[int], window: int) -> list[ir.Table]:
@@ -291,11 +327,11 @@ def _funnel_facts(ctx: Context) -> ir.Table:
         order = ["secs", "message_id"]
     firsts = ctx.in_range(events.filter(events.def_index == defs[0]))
     entries = _first_per_entry(firsts, order)
-    entries = entries.mutate(t1=entries.secs, m1=entries.message_id)
+    entries = ctx.engine.cache(entries.mutate(t1=entries.secs, m1=entries.message_id))
     if mode == "strict":
         later = _strict(entries, events, defs, window)
     elif mode == "ordered":
-        later = _ordered(entries, events, defs, window)
+        later = _ordered(ctx, entries, events, defs, window)
     else:
         later = _unordered(entries, events, defs, window)
     reached = entries.select("period", "contact_id", k=ibis.literal(1, "int64"), reach_secs="t1")
