@@ -68,7 +68,55 @@ class EngineSettings(_Section):
     duckdb_file: str = "state/clientela.duckdb"
     threads: int = Field(default=0, ge=0)
     memory_limit: str = ""
+    """DuckDB's memory limit: a size (``1.5GB``, ``512MiB``) or a share of the machine's
+    memory (``80%``); empty = DuckDB's default."""
     spark: SparkSettings = Field(default_factory=SparkSettings)
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _memory_size(cls, value: str) -> str:
+        return memory_limit_text(value)
+
+
+MEMORY_UNITS = ("B", "KB", "MB", "GB", "TB", "KiB", "MiB", "GiB", "TiB")
+_MEMORY = re.compile(r"(\d+(?:\.\d+)?)\s*([A-Za-z]+|%)")
+
+
+def memory_limit_text(value: str) -> str:
+    """``value`` as a canonical memory limit (``4GB``, ``512MiB``, ``80%``; empty = none),
+    or a ValueError saying what is expected: the value ends up in the engine's SQL."""
+    text = value.strip()
+    if not text:
+        return ""
+    found = _MEMORY.fullmatch(text)
+    expected = (
+        "a size like 1.5GB or 512MiB (units: " + ", ".join(MEMORY_UNITS) + ") or a share "
+        "of the machine's memory like 80%"
+    )
+    if not found:
+        raise ValueError(expected)
+    number, unit = found.groups()
+    if unit == "%":
+        if not 0 < float(number) <= 100:
+            raise ValueError(f"a percentage above 0 and at most 100 ({expected})")
+        return f"{number}%"
+    units = {u.lower(): u for u in MEMORY_UNITS}
+    if unit.lower() not in units:
+        raise ValueError(expected)
+    if float(number) <= 0:
+        raise ValueError(f"a size above 0 ({expected})")
+    return f"{number}{units[unit.lower()]}"
+
+
+class ServerSettings(_Section):
+    """How ``clientela serve`` bounds the work of its read API."""
+
+    query_seconds: float = Field(default=30.0, gt=0, le=3600)
+    """Time budget of one read request's engine work: a query still running then is
+    cancelled in the engine and answered ``504 query_timeout``."""
+    shutdown_seconds: float = Field(default=10.0, gt=0, le=600)
+    """On SIGTERM (or Ctrl-C): running reads are cancelled at once; requests still open after
+    this many seconds are cancelled so the server always stops."""
 
 
 class IngestSettings(_Section):
@@ -713,6 +761,7 @@ class Settings(_Section):
     """All of a workspace's settings."""
 
     engine: EngineSettings = Field(default_factory=EngineSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
     import_: ImportSettings = Field(default_factory=ImportSettings, alias="import")
@@ -825,7 +874,7 @@ DEFAULT_TOML = """\
 kind = "duckdb"
 duckdb_file = "state/clientela.duckdb"
 threads = 0            # 0 = all cores
-memory_limit = ""      # e.g. "4GB"; empty = DuckDB's default (80% of RAM)
+memory_limit = ""      # e.g. "4GB", "512MiB" or "50%"; empty = DuckDB's default (80% of RAM)
 
 [engine.spark]
 master = "local[*]"    # or "spark://host:7077", "yarn", ...
@@ -833,6 +882,12 @@ app_name = "clientela"
 
 [engine.spark.conf]
 # "spark.driver.memory" = "4g"
+
+[server]
+# clientela serve: a read whose engine work takes longer is cancelled (504 query_timeout).
+query_seconds = 30.0
+# On SIGTERM, running reads are cancelled; requests still open after this are cancelled.
+shutdown_seconds = 10.0
 
 [ingest]
 # Segment's limits: a larger event or batch goes to quarantine with its reason.

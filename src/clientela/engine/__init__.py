@@ -4,6 +4,12 @@ Everything else builds Ibis expressions over the tables this layer opens, and ha
 to run. Landed data is Parquet, which both engines read.
 """
 
-from clientela.engine.core import Engine, connect, scratch_duckdb
+from clientela.engine.core import (
+    DiskFullError,
+    Engine,
+    WorkspaceBusyError,
+    connect,
+    scratch_duckdb,
+)
 
-__all__ = ["Engine", "connect", "scratch_duckdb"]
+__all__ = ["DiskFullError", "Engine", "WorkspaceBusyError", "connect", "scratch_duckdb"]

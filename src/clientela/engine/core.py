@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
+import re
+import shutil
 import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +25,79 @@ from clientela.errors import ClientelaError
 from clientela.workspace import Workspace
 
 CURRENT = "CURRENT"
+
+
+WRITING = ".writing"
+"""Marker file inside a version folder while it is being written; its writer holds a lock
+on it (released by the OS when the writer dies), so a stale folder can be told apart."""
+
+
+class WorkspaceBusyError(ClientelaError):
+    """Another process holds the workspace's engine file (a run, an ingest, a server)."""
+
+
+class DiskFullError(ClientelaError):
+    """The disk the engine writes to is full."""
+
+
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in .*?\(PID (\d+)\)", re.DOTALL)
+
+
+def translate_engine_error(exc: BaseException, where: str = "") -> ClientelaError | None:
+    """The one-sentence error for an engine failure a user can act on (the workspace is in
+    use by another process, the disk is full), or None for any other failure.
+
+    DuckDB (and Spark) say these in their own words, with paths and links; they are
+    recognised by their message, so every path that meets them says the same thing."""
+    text = str(exc)
+    at = f" {where}" if where else ""
+    if "Could not set lock on file" in text or "Conflicting lock is held" in text:
+        found = _LOCK_HOLDER.search(text)
+        pid = f" (pid {found.group(1)})" if found else ""
+        return WorkspaceBusyError(
+            f"the workspace{at} is in use by another clientela process{pid}: wait for it to "
+            "finish or stop it, then try again"
+        )
+    no_space = isinstance(exc, OSError) and exc.errno == errno.ENOSPC
+    if no_space or "No space left on device" in text:
+        return DiskFullError(
+            f"the disk is full (no space left on device) while the engine was writing{at}: "
+            "free some space on it and try again; nothing was published"
+            if where.startswith("results")
+            else f"the disk is full (no space left on device) while the engine was "
+            f"writing{at}: free some space on it and try again"
+        )
+    return None
+
+
+@contextmanager
+def engine_errors(where: str = "") -> Iterator[None]:
+    """Raise the errors :func:`translate_engine_error` recognises as its one sentence."""
+    try:
+        yield
+    except Exception as exc:
+        translated = translate_engine_error(exc, where)
+        if translated is None:
+            raise
+        raise translated from exc
+
+
+def machine_memory() -> int:
+    """Bytes of memory this process may use: the machine's, or its cgroup's limit if lower."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text(encoding="ascii").strip()
+    except OSError:
+        return total
+    return min(total, int(limit)) if limit.isdigit() else total
+
+
+def duckdb_memory_limit(text: str) -> str:
+    """A validated ``[engine] memory_limit`` (see :func:`clientela.config.memory_limit_text`)
+    as DuckDB takes it: DuckDB knows sizes but not shares, so ``80%`` becomes bytes."""
+    if text.endswith("%"):
+        return f"{int(machine_memory() * float(text[:-1]) / 100)}B"
+    return text
 
 
 def scratch_duckdb(threads: int = 0, memory_limit: str = "") -> Any:
@@ -33,7 +113,7 @@ def scratch_duckdb(threads: int = 0, memory_limit: str = "") -> Any:
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     if memory_limit:
-        con.execute("SET memory_limit = ?", [memory_limit])
+        con.execute("SET memory_limit = ?", [duckdb_memory_limit(memory_limit)])
     # Keep freed memory for the next chunk instead of handing it back to the OS after every
     # statement: on virtual machines, touching fresh pages costs more than the parsing does.
     con.execute("SET allocator_flush_threshold = '2GB'")
@@ -179,20 +259,74 @@ class Engine:
     def publish(self, tables: dict[str, ir.Table], on_table: Any = None) -> str:
         """Write result tables as a new version and make it current in one atomic step.
 
-        Readers keep seeing the previous version until the pointer file is swapped; a crash
-        half-way leaves an unpublished folder that is never read.
+        Readers keep seeing the previous version until the pointer file is swapped. While
+        the folder is written it holds a locked :data:`WRITING` marker; a publish that fails
+        removes its folder, and one that was killed leaves the marker unlocked, so the next
+        publish removes it (:meth:`clean_unpublished`).
         """
+        self.clean_unpublished()
         version = datetime.now(UTC).strftime("v%Y%m%dT%H%M%S%f")
         folder = self.workspace.results_dir / version
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, expr in tables.items():
-            self.backend.to_parquet(expr, str(folder / f"{name}.parquet"))
-            if on_table is not None:
-                on_table(name)
+        with engine_errors(f"results/{version}"):
+            folder.mkdir(parents=True)
+            marker = open(folder / WRITING, "w", encoding="ascii")  # noqa: SIM115
+        try:
+            fcntl.flock(marker.fileno(), fcntl.LOCK_EX)
+            marker.write(f"{os.getpid()}\n")
+            marker.flush()
+            with engine_errors(f"results/{version}"):
+                for name, expr in tables.items():
+                    self.backend.to_parquet(expr, str(folder / f"{name}.parquet"))
+                    if on_table is not None:
+                        on_table(name)
+            # Unlinked while still locked: a cleaner that gets the lock afterwards sees the
+            # marker gone and leaves the (now complete) folder alone.
+            (folder / WRITING).unlink()
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        finally:
+            marker.close()
         pointer = self.workspace.results_dir / CURRENT
-        with self.workspace.atomic_file(pointer) as tmp:
+        with engine_errors("results/CURRENT"), self.workspace.atomic_file(pointer) as tmp:
             tmp.write_text(version + "\n", encoding="utf-8")
         return version
+
+    def clean_unpublished(self) -> list[str]:
+        """Remove the version folders whose publish died half-way; returns their names.
+
+        Only folders that still hold a :data:`WRITING` marker nobody holds a lock on: a
+        folder being written (by this or another live process) has its marker locked, the
+        current version and every complete one have none. Folders without a marker are
+        never touched (complete versions, or ones written before markers existed).
+        """
+        results = self.workspace.results_dir
+        if not results.is_dir():
+            return []
+        pointer = results / CURRENT
+        current = pointer.read_text(encoding="utf-8").strip() if pointer.exists() else None
+        removed = []
+        for folder in sorted(results.iterdir()):
+            marker = folder / WRITING
+            if folder.name == current or not folder.is_dir() or not marker.exists():
+                continue
+            try:
+                handle = open(marker, "rb")  # noqa: SIM115
+            except OSError:
+                continue  # finished (or removed) meanwhile
+            with handle:
+                try:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    continue  # its writer is alive
+                try:
+                    same = os.stat(marker).st_ino == os.fstat(handle.fileno()).st_ino
+                except FileNotFoundError:
+                    same = False  # the writer finished just before we got the lock
+                if same:
+                    shutil.rmtree(folder, ignore_errors=True)
+                    removed.append(folder.name)
+        return removed
 
     def current_version(self) -> str | None:
         """The published version readers see, or None before the first run."""
@@ -230,7 +364,8 @@ class Engine:
             frame = session.sql(str(self.backend.compile(expr))).localCheckpoint(eager=True)
             frame.createOrReplaceTempView(name)
             return self.backend.table(name)
-        return self.backend.create_table(name, expr, temp=True)
+        with engine_errors("its temporary tables"):
+            return self.backend.create_table(name, expr, temp=True)
 
     def _register_memtables(self, expr: ir.Expr) -> None:
         """In-memory tables inside ``expr`` must exist in the engine before its SQL is run by
@@ -239,7 +374,8 @@ class Engine:
 
     def to_arrow(self, expr: ir.Expr) -> pa.Table:
         """Run an expression and return its rows."""
-        return self.backend.to_pyarrow(expr)
+        with engine_errors():
+            return self.backend.to_pyarrow(expr)
 
     def refresh(self) -> None:
         """Forget cached table handles so newly landed segments are seen."""
@@ -264,17 +400,20 @@ def connect(workspace: Workspace, kind: str | None = None, reader: bool = False)
     settings = workspace.settings.engine
     chosen = kind or settings.kind
     if chosen == "duckdb":
-        if reader:
-            backend = ibis.duckdb.connect(":memory:")
-        else:
-            path = workspace.root / settings.duckdb_file
-            path.parent.mkdir(parents=True, exist_ok=True)
-            backend = ibis.duckdb.connect(str(path))
-        backend.raw_sql("SET TimeZone = 'UTC'")
+        with engine_errors(str(workspace.root)):
+            if reader:
+                backend = ibis.duckdb.connect(":memory:")
+            else:
+                path = workspace.root / settings.duckdb_file
+                path.parent.mkdir(parents=True, exist_ok=True)
+                backend = ibis.duckdb.connect(str(path))
+        con = backend.con
+        con.execute("SET TimeZone = 'UTC'")
         if settings.threads:
-            backend.raw_sql(f"SET threads = {int(settings.threads)}")
+            con.execute(f"SET threads = {int(settings.threads)}")
         if settings.memory_limit:
-            backend.raw_sql(f"SET memory_limit = '{settings.memory_limit}'")
+            # Validated by the settings, and passed as a parameter all the same.
+            con.execute("SET memory_limit = ?", [duckdb_memory_limit(settings.memory_limit)])
         return Engine(workspace=workspace, backend=backend, kind="duckdb")
     if chosen == "spark":
         return Engine(workspace=workspace, backend=_spark_backend(workspace), kind="spark")
