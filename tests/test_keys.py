@@ -1,4 +1,5 @@
-"""API keys: created once, stored hashed, revoked at once; write keys ingest, read keys read."""
+"""API keys: created once, stored hashed, revoked at once; write keys ingest, read keys read,
+admin keys read and administer."""
 
 from __future__ import annotations
 
@@ -43,14 +44,17 @@ def test_keys_are_created_listed_and_revoked(workspace: Workspace) -> None:
     name or id marks the key (kept in the list) and frees the name."""
     write, write_key = create_key(workspace, "write", "segment")
     read, read_key = create_key(workspace, "read")
+    admin, admin_key = create_key(workspace, "admin", "ops")
     assert write_key.startswith(f"cw_{write.id}_") and read_key.startswith(f"cr_{read.id}_")
+    assert admin_key.startswith(f"ca_{admin.id}_") and admin.prefix == f"ca_{admin.id}"
     assert parse_key(write_key) == ("write", write.id) and parse_key("nonsense") is None
+    assert parse_key(read_key) == ("read", read.id) and parse_key(admin_key) == ("admin", admin.id)
     assert len(write_key) > 50 and write_key != create_key(workspace, "write")[1]
     assert read.name == f"read-{read.id}"
     with pytest.raises(ApiKeyError, match="already named 'segment'"):
         create_key(workspace, "write", "segment")
-    with pytest.raises(ApiKeyError, match="kind 'admin'"):
-        create_key(workspace, "admin")
+    with pytest.raises(ApiKeyError, match=r"kind 'root'.*'write', 'read', 'admin'"):
+        create_key(workspace, "root")
     with pytest.raises(ApiKeyError, match="name"):
         create_key(workspace, "read", "has space")
     assert [k.name for k in list_keys(workspace)][:2] == ["segment", read.name]
@@ -89,6 +93,7 @@ def test_key_store_checks_exactly_and_sees_changes_at_once(workspace: Workspace)
     assert store.check(key) == info
     assert store.check(key[:-1] + ("A" if key[-1] != "A" else "B")) is None
     assert store.check("cr" + key[2:]) is None  # same id and secret, other kind
+    assert store.check("ca" + key[2:]) is None
     assert store.check(f"  {key} ") == info  # copied with blanks
     revoke_key(workspace, info.id)
     assert store.check(key) is None
@@ -116,6 +121,9 @@ def test_cli_prints_the_key_once_and_lists_without_secrets(workspace: Workspace)
     assert KeyStore(workspace).check(key) is None
     bad = runner.invoke(cli_app, ["keys", "create", "--kind", "root", *where])
     assert bad.exit_code != 0
+    admin = runner.invoke(cli_app, ["keys", "create", "--kind", "admin", *where])
+    assert admin.exit_code == 0, admin.output
+    assert admin.stdout.strip().splitlines()[-1].startswith("ca_")
 
 
 @pytest.fixture
@@ -126,9 +134,10 @@ def server(workspace: Workspace) -> Any:
 
 def test_read_api_needs_a_read_key(server: TestClient, workspace: Workspace) -> None:
     """No key or a bad key → 401 (with a Basic challenge); a write key → 403; a read key
-    works as a bearer token or as the Basic username."""
+    works as a bearer token or as the Basic username, and so does an admin key."""
     _, read_key = create_key(workspace, "read")
     _, write_key = create_key(workspace, "write")
+    _, admin_key = create_key(workspace, "admin")
     missing = server.get("/api/metrics")
     assert missing.status_code == 401 and missing.json()["code"] == "unauthorized"
     assert missing.headers["www-authenticate"].startswith("Basic")
@@ -138,18 +147,24 @@ def test_read_api_needs_a_read_key(server: TestClient, workspace: Workspace) -> 
     assert wrong.status_code == 403 and wrong.json()["code"] == "forbidden"
     assert server.get("/api/metrics", headers=bearer(read_key)).status_code == 200
     assert server.get("/api/metrics", headers=basic(read_key)).status_code == 200
+    assert server.get("/api/metrics", headers=bearer(admin_key)).status_code == 200
+    assert "read or admin key" in wrong.json()["message"]
 
 
 def test_ingestion_needs_a_write_key(server: TestClient, workspace: Workspace) -> None:
-    """A read key on /v1/* is 403, no key 401; the write key (Basic, as Segment sends it) works."""
+    """A read or admin key on /v1/* is 403, no key 401; the write key (Basic, as Segment
+    sends it) works."""
     _, read_key = create_key(workspace, "read")
     _, write_key = create_key(workspace, "write")
+    _, admin_key = create_key(workspace, "admin")
     event = {"userId": "u1", "event": "Signed Up", "messageId": "m1"}
     assert server.post("/v1/track", json=event).status_code == 401
     refused = server.post("/v1/track", json=event, headers=basic(read_key))
     assert refused.status_code == 403 and refused.json()["code"] == "forbidden"
     in_body = server.post("/v1/track", json={**event, "writeKey": read_key})
     assert in_body.status_code == 403
+    assert server.post("/v1/track", json=event, headers=basic(admin_key)).status_code == 403
+    assert server.post("/v1/track", json={**event, "writeKey": admin_key}).status_code == 403
     assert server.post("/v1/track", json=event, headers=basic(write_key)).status_code == 200
 
 

@@ -1,11 +1,14 @@
-"""API keys: write keys (ingestion only) and read keys (the read API only).
+"""API keys of three kinds: ``write`` (ingestion only), ``read`` (the read API only) and
+``admin`` (runs, quarantine, keys). What each kind may call is stated once, in
+:mod:`clientela.api.auth`.
 
 A key is shown once, when created: ``cw_<id>_<secret>`` for a write key, ``cr_<id>_<secret>``
-for a read key, where ``id`` is 12 hex digits (public: it names the key in ``keys list``)
-and ``secret`` is 43 URL-safe characters (256 random bits). The workspace keeps only the
-SHA-256 of the whole key, in ``state/keys.json`` (written atomically); checking a key looks it
-up by id and compares digests in constant time. Revoking marks the record; a server notices
-the file changed (its stat signature) on the next request, so a revoked key stops at once.
+for a read key, ``ca_<id>_<secret>`` for an admin key, where ``id`` is 12 hex digits (public:
+it names the key in ``keys list``) and ``secret`` is 43 URL-safe characters (256 random bits).
+The workspace keeps only the SHA-256 of the whole key, in ``state/keys.json`` (written
+atomically); checking a key looks it up by id and compares digests in constant time. Revoking
+marks the record; a server notices the file changed (its stat signature) on the next request,
+so a revoked key stops at once.
 """
 
 from __future__ import annotations
@@ -29,12 +32,15 @@ import orjson
 from clientela.errors import ClientelaError, NotFoundError
 from clientela.workspace import Workspace
 
-KeyKind = Literal["write", "read"]
-KINDS: tuple[KeyKind, ...] = ("write", "read")
-PREFIXES: dict[KeyKind, str] = {"write": "cw", "read": "cr"}
+KeyKind = Literal["write", "read", "admin"]
+KINDS: tuple[KeyKind, ...] = ("write", "read", "admin")
+PREFIXES: dict[KeyKind, str] = {"write": "cw", "read": "cr", "admin": "ca"}
+_BY_PREFIX: dict[str, KeyKind] = {prefix: kind for kind, prefix in PREFIXES.items()}
 KEYS_FILE = "keys.json"
-_KEY_RE = re.compile(r"^(cw|cr)_([0-9a-f]{12})_([A-Za-z0-9_-]{20,})$")
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}$")
+KEY_PATTERN = r"(cw|cr|ca)_([0-9a-f]{12})_([A-Za-z0-9_-]{20,})"
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}$"
+_KEY_RE = re.compile(f"^{KEY_PATTERN}$")
+_NAME_RE = re.compile(NAME_PATTERN)
 
 
 class ApiKeyError(ClientelaError):
@@ -122,7 +128,9 @@ def _locked(workspace: Workspace) -> Iterator[None]:
 def create_key(workspace: Workspace, kind: str, name: str | None = None) -> tuple[KeyInfo, str]:
     """Create a key; returns its record and the secret key (shown once, never stored)."""
     if kind not in KINDS:
-        raise ApiKeyError(f"key kind {kind!r} is not valid; expected 'write' or 'read'")
+        raise ApiKeyError(
+            f"key kind {kind!r} is not valid; expected one of " + ", ".join(map(repr, KINDS))
+        )
     kind_: KeyKind = kind
     if name is not None and not _NAME_RE.match(name):
         raise ApiKeyError(
@@ -179,8 +187,7 @@ def parse_key(key: str) -> tuple[KeyKind, str] | None:
     match = _KEY_RE.match(key.strip())
     if not match:
         return None
-    kind: KeyKind = "write" if match.group(1) == "cw" else "read"
-    return kind, match.group(2)
+    return _BY_PREFIX[match.group(1)], match.group(2)
 
 
 class KeyStore:

@@ -376,7 +376,7 @@ def test_a_run_publishes_a_new_version_while_reads_keep_answering(
         user_id="new", traits={"email": "new@x.example"}, at=at("2025-04-01 09:00"), message_id="m2"
     )
     land(ws, more, name="more.jsonl")
-    _, key = create_key(ws, "read")
+    _, key = create_key(ws, "admin")  # runs need an admin key, which may also read
     halfway, go_on = threading.Event(), threading.Event()
     real_run = pipeline.run
 

@@ -1,17 +1,21 @@
 """The server's app factory: one FastAPI app per workspace.
 
-Routers: ingestion (``/v1/*``, Segment's HTTP Tracking API, :mod:`clientela.api.ingest`) and
-the read API (``/api/*``, :mod:`clientela.api.read`). Errors are always JSON with ``code``
-and ``message`` (:mod:`clientela.api.errors`).
+Routers: ingestion (``/v1/*``, Segment's HTTP Tracking API, :mod:`clientela.api.ingest`),
+the read API (``/api/*``, :mod:`clientela.api.read`), runs of the main job (``/api/runs``,
+:mod:`clientela.api.runs`) and the admin API (``/api/admin/*``, :mod:`clientela.api.admin`).
+Which kind of key each takes is stated in :mod:`clientela.api.auth`. Errors are always JSON
+with ``code`` and ``message`` (:mod:`clientela.api.errors`).
 """
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
+from clientela.api.admin import router as admin_router
 from clientela.api.errors import install_handlers
 from clientela.api.ingest import install as install_ingestion
 from clientela.api.read import router as read_router
+from clientela.api.runs import router as runs_router
 from clientela.workspace import Workspace
 
 
@@ -28,4 +32,6 @@ def create_app(workspace: Workspace) -> FastAPI:
     install_handlers(app)
     install_ingestion(app)  # /v1/*, and the HTTP log and its compactor for the app's life
     app.include_router(read_router)  # /api/* (read keys), /docs (Swagger UI, no CDN)
+    app.include_router(runs_router)  # /api/runs (start: admin keys; follow: read keys)
+    app.include_router(admin_router)  # /api/admin/* (admin keys)
     return app

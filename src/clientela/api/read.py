@@ -1,10 +1,11 @@
 """The read API (``/api/*``): contacts, accounts, metrics and runs of the main job.
 
-Every route needs a read key (:func:`clientela.api.auth.authenticate`). Reads come from the
+Every route needs a read key or an admin key (:data:`clientela.api.auth.READ`). Reads come
+from the
 published results through a pool of private in-memory DuckDB engines
 (:mod:`clientela.api.readers`), one request at a time per engine and one published version
-per request; ``POST /api/runs`` starts the main job in the background
-(:mod:`clientela.api.runs`). Swagger UI is at ``/docs`` (:mod:`clientela.api.docs`).
+per request. Runs of the main job (``/api/runs``) are in :mod:`clientela.api.runs`. Swagger
+UI is at ``/docs`` (:mod:`clientela.api.docs`).
 """
 
 from __future__ import annotations
@@ -12,22 +13,19 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date
+from datetime import date
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 import ibis.expr.types as ir
-from fastapi import APIRouter, Body, Path, Query, Request, Security
-from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
-from fastapi.security.base import SecurityBase
+from fastapi import APIRouter, Path, Query, Request, Security
 from ibis import _
 from pydantic import StringConstraints
 
 from clientela.api import docs
-from clientela.api.auth import authenticate
+from clientela.api.auth import read_key
 from clientela.api.errors import ApiError
 from clientela.api.readers import ReadEngine, ReaderPool
-from clientela.api.runs import RunManager
 from clientela.api.views import (
     AccountDetail,
     AccountMember,
@@ -52,9 +50,6 @@ from clientela.api.views import (
     MetricValues,
     MetricWho,
     Published,
-    RunList,
-    RunRequest,
-    RunStatus,
     Score,
     SignalTotal,
     StageSpan,
@@ -63,7 +58,6 @@ from clientela.api.views import (
     Trait,
 )
 from clientela.errors import NotFoundError
-from clientela.keys import KeyInfo
 
 PERIODS = ("day", "week", "month", "quarter", "year")
 Period = Literal["day", "week", "month", "quarter", "year"]
@@ -77,30 +71,13 @@ NO_NUL = r"^[^\x00]*$"
 Text = Annotated[str, StringConstraints(pattern=NO_NUL, max_length=1000)]
 
 
-class ReadKey(SecurityBase):
-    """The read key a route needs; documented in OpenAPI as a bearer token."""
-
-    def __init__(self) -> None:
-        self.model = HTTPBearerModel(
-            description="A read key (clientela keys create --kind read): "
-            "'Authorization: Bearer KEY', or HTTP Basic with the key as the username."
-        )
-        self.scheme_name = "readKey"
-
-    def __call__(self, request: Request) -> KeyInfo:
-        return authenticate(request, "read")
-
-
-read_key = ReadKey()
-
-
 def _error(description: str) -> dict[str, Any]:
     return {"model": Error, "description": description}
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: _error("No API key, or an unknown or revoked one."),
-    403: _error("A write key: the read API needs a read key."),
+    403: _error("A write key: the read API needs a read or an admin key."),
     404: _error("Not found, or nothing published yet (code not_published)."),
     422: _error("A parameter is not valid."),
 }
@@ -117,16 +94,6 @@ def _pool(request: Request) -> ReaderPool:
             pool = ReaderPool(state.workspace)
             state.readers = pool
     return pool
-
-
-def _runs(request: Request) -> RunManager:
-    state = request.app.state
-    with _state_lock:
-        runs: RunManager | None = getattr(state, "runs", None)
-        if runs is None:
-            runs = RunManager(state.workspace)
-            state.runs = runs
-    return runs
 
 
 @contextmanager
@@ -758,7 +725,7 @@ def metric_values(
     )
 
 
-# --- runs and the published version ---------------------------------------------------------
+# --- the published version ------------------------------------------------------------------
 
 
 @api.get("/published", tags=["runs"], summary="The published version reads answer from")
@@ -770,35 +737,6 @@ def published(request: Request) -> Published:
         tables = sorted(p.stem for p in folder.glob("*.parquet"))
     models = [m.strip() for m in str(info.get("models") or "").split(",") if m.strip()]
     return Published(version=version, as_of=info.get("as_of"), models=models, tables=tables)
-
-
-@api.post(
-    "/runs",
-    tags=["runs"],
-    status_code=202,
-    summary="Start the main job in the background",
-    responses={409: _error("A run is already working (code run_in_progress).")},
-)
-def start_run(request: Request, body: Annotated[RunRequest | None, Body()] = None) -> RunStatus:
-    """Start ``clientela run`` (identities, profiles, classes, scores, stages; publish all)
-    in the background and answer its id at once; follow it at ``/api/runs/{id}``. Reads
-    keep answering from the previous version until the new one is published whole."""
-    as_of = body.as_of if body is not None else None
-    if as_of is not None and as_of.tzinfo is None:
-        as_of = as_of.replace(tzinfo=UTC)
-    return _runs(request).start(as_of)
-
-
-@api.get("/runs", tags=["runs"], summary="Runs started through this server, newest first")
-def list_runs(request: Request) -> RunList:
-    return RunList(runs=_runs(request).recent())
-
-
-@api.get("/runs/{run_id}", tags=["runs"], summary="The status of a run")
-def get_run(
-    request: Request, run_id: Annotated[str, Path(pattern=NO_NUL, max_length=200)]
-) -> RunStatus:
-    return _runs(request).get(run_id)
 
 
 router = APIRouter()

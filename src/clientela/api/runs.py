@@ -1,4 +1,10 @@
-"""Runs of the main job started through the API (``POST /api/runs``).
+"""Runs of the main job started through the API (``/api/runs``).
+
+Starting a run (``POST /api/runs``) needs an admin key: a run publishes a new version that
+every reader then sees (with a read key, ``{"as_of": "1901-01-01T00:00:00Z"}`` published an
+empty one for everybody). Following runs (``GET /api/runs``, ``GET /api/runs/{id}``) is a
+read: a read or an admin key (:mod:`clientela.api.auth` states the rule), so a dashboard can
+show what is being published.
 
 A run works in a background thread of the server with its own engine (the workspace's
 configured engine, which on DuckDB holds the workspace file's lock while it runs). It
@@ -13,9 +19,13 @@ import threading
 import uuid
 from collections import OrderedDict
 from datetime import UTC, datetime
+from typing import Annotated, Any
 
+from fastapi import APIRouter, Body, Path, Request, Security
+
+from clientela.api.auth import admin_key, read_key
 from clientela.api.errors import ApiError
-from clientela.api.views import RunStatus
+from clientela.api.views import Error, RunList, RunRequest, RunStatus
 from clientela.workspace import Workspace
 
 KEEP = 100  # finished runs remembered (in memory; a restarted server forgets them)
@@ -130,3 +140,82 @@ class RunManager:
         if thread is not None:
             thread.join(timeout)
         return self.get(run_id)
+
+
+# -- routes ---------------------------------------------------------------------------------------
+
+_state_lock = threading.Lock()
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"model": Error, "description": description}
+
+
+router = APIRouter(
+    prefix="/api",
+    tags=["runs"],
+    responses={
+        401: _error("No API key, or an unknown or revoked one."),
+        422: _error("A parameter is not valid."),
+    },
+)
+
+
+def _runs(request: Request) -> RunManager:
+    state = request.app.state
+    with _state_lock:
+        runs: RunManager | None = getattr(state, "runs", None)
+        if runs is None:
+            runs = RunManager(state.workspace)
+            state.runs = runs
+    return runs
+
+
+@router.post(
+    "/runs",
+    status_code=202,
+    summary="Start the main job in the background (admin key)",
+    dependencies=[Security(admin_key)],
+    responses={
+        403: _error("Not an admin key: only an admin key starts runs."),
+        409: _error("A run is already working (code run_in_progress)."),
+    },
+)
+def start_run(request: Request, body: Annotated[RunRequest | None, Body()] = None) -> RunStatus:
+    """Start ``clientela run`` (identities, profiles, classes, scores, stages; publish all)
+    in the background and answer its id at once; follow it at ``/api/runs/{id}``. Reads
+    keep answering from the previous version until the new one is published whole. Needs an
+    admin key: what a run publishes is what every reader sees."""
+    as_of = body.as_of if body is not None else None
+    if as_of is not None and as_of.tzinfo is None:
+        as_of = as_of.replace(tzinfo=UTC)
+    return _runs(request).start(as_of)
+
+
+_READ_ERRORS: dict[int | str, dict[str, Any]] = {
+    403: _error("A write key: following runs needs a read or an admin key."),
+}
+
+
+@router.get(
+    "/runs",
+    summary="Runs started through this server, newest first",
+    dependencies=[Security(read_key)],
+    responses=_READ_ERRORS,
+)
+def list_runs(request: Request) -> RunList:
+    """Runs started through this server (kept until it restarts); a read or an admin key."""
+    return RunList(runs=_runs(request).recent())
+
+
+@router.get(
+    "/runs/{run_id}",
+    summary="The status of a run",
+    dependencies=[Security(read_key)],
+    responses={**_READ_ERRORS, 404: _error("No such run (code not_found).")},
+)
+def get_run(
+    request: Request, run_id: Annotated[str, Path(pattern=r"^[^\x00]*$", max_length=200)]
+) -> RunStatus:
+    """One run's status and progress; a read or an admin key."""
+    return _runs(request).get(run_id)
