@@ -203,6 +203,76 @@ def test_missing_wrong_or_read_key_is_refused(serve: Callable[..., Served]) -> N
     assert s.land() == []
 
 
+def test_an_unauthenticated_body_is_not_parsed_before_the_401(
+    serve: Callable[..., Served], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finding 6: a key in a header is checked before the body is read or decompressed; with
+    no header key, a body holding no valid key is refused 401 without being parsed."""
+    from clientela.api import ingest as ingest_module
+
+    s = serve()
+    calls: list[str] = []
+    real_parse, real_gunzip = ingest_module.parse_json, ingest_module.gunzip
+
+    def parse(body: bytes) -> Any:
+        calls.append("parse")
+        return real_parse(body)
+
+    def gunzip(data: bytes, limit: int) -> bytes:
+        calls.append("gunzip")
+        return real_gunzip(data, limit)
+
+    monkeypatch.setattr(ingest_module, "parse_json", parse)
+    monkeypatch.setattr(ingest_module, "gunzip", gunzip)
+    batch = {"batch": [{"type": "track", **_track(i)} for i in range(40)]}
+    zipped = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
+    unknown = "cw_000000000000_" + "x" * 43
+    # A key in the header: refused before the body is touched, whatever the body holds.
+    for key, status in ((unknown, 401), (s.read_key, 403)):
+        for body in (b"{not json", gzip.compress(orjson.dumps(batch))):
+            headers = zipped if body[:2] == b"\x1f\x8b" else {}
+            answer = s.post("batch", body, auth=(key, ""), headers=headers)
+            _error(answer, status, "unauthorized" if status == 401 else "forbidden")
+    assert calls == []
+    # No header key: only a body naming a valid key is parsed.
+    for body in (
+        b"{not json",
+        b"[" * 5000 + b"]" * 5000,
+        orjson.dumps(batch),
+        orjson.dumps({**batch, "writeKey": unknown}),
+        orjson.dumps({**batch, "writeKey": "nope"}),
+    ):
+        _error(s.post("batch", body, auth=None), 401, "unauthorized")
+    assert calls == []
+    nested = {"batch": [{"type": "track", **_track(1, properties={"writeKey": s.write_key})}]}
+    _error(s.post("batch", nested, auth=None), 401, "unauthorized")  # not the body's own key
+    assert s.post("batch", {**batch, "writeKey": s.write_key}, auth=None).status_code == 200
+    assert len(s.land()) == 40
+
+
+@pytest.mark.parametrize("depth", [10, 200, 254, 255, 300, 1000, 1024, 1025, 5000, 150_000])
+def test_deeply_nested_json_is_400_never_500(serve: Callable[..., Served], depth: int) -> None:
+    """Finding 6: JSON nested 1,000 deep was a 500; any depth is either accepted or refused
+    400 too_deep (every place a body nests: a message's fields, a batch item, its context)."""
+    s = serve()
+    deep = b"[" * depth + b"]" * depth
+    bodies = [
+        ("track", b'{"userId":"u1","event":"e","properties":{"x":' + deep + b"}}"),
+        ("batch", b'{"batch":[{"type":"track","userId":"u1","event":"e","p":' + deep + b"}]}"),
+        ("batch", b'{"batch":[],"context":{"x":' + deep + b"}}"),
+        ("track", deep),
+    ]
+    for call, body in bodies:
+        answer = s.post(call, body, headers={"Content-Type": "application/json"})
+        assert answer.status_code in (200, 400), (call, answer.status_code, answer.text[:200])
+        if depth > 250 and call == "track" and body is not deep:
+            _error(answer, 400, "too_deep")
+        if answer.status_code == 400:
+            assert answer.json()["code"] in ("too_deep", "not_an_object", "request_too_large")
+    assert s.post("track", _track(9)).status_code == 200
+    assert "m9" in {r["message_id"] for r in s.land()}
+
+
 # -- bad input ----------------------------------------------------------------------------------
 
 
@@ -537,7 +607,7 @@ def test_real_client_events_reach_the_read_api(
     import segment.analytics as analytics
 
     server, key, ws = live(compact_seconds=0.2)
-    _, read_key = create_key(ws, "read")
+    _, admin_key = create_key(ws, "admin")  # starts the run, and may read
     for name, value in {
         "write_key": key, "host": server.url, "sync_mode": True, "default_client": None,
     }.items():  # fmt: skip
@@ -547,7 +617,7 @@ def test_real_client_events_reach_the_read_api(
     deadline = time.monotonic() + 60
     while len(landed_events(ws)) < 4 and time.monotonic() < deadline:
         time.sleep(0.05)  # the compactor lands while the server runs
-    read = {"Authorization": f"Bearer {read_key}"}
+    read = {"Authorization": f"Bearer {admin_key}"}
     with httpx.Client(base_url=server.url, headers=read, timeout=30) as http:
         run = http.post("/api/runs", json={})
         assert run.status_code == 202, run.text

@@ -7,7 +7,13 @@ is the same, as at Segment). The body is JSON, optionally ``Content-Encoding: gz
 
 The write key is taken from HTTP Basic auth (the key as username, what Segment's libraries
 send), ``Authorization: Bearer KEY`` or the body's ``writeKey``; it is never stored. No key
-or an unknown one is ``401``, a read key ``403`` (:mod:`clientela.api.auth`).
+or an unknown one is ``401``, a read or admin key ``403`` (:mod:`clientela.api.auth`). A key
+in a header is checked before the body is read. With no key in a header, only the body's
+``writeKey`` can authenticate: the body is read (within the size limits below; gzip is
+inflated at most to them) and, before it is parsed, scanned for ``"writeKey": "<a key>"``;
+unless that names an active key, the answer is ``401`` and the body is never parsed. (Found,
+the parsed body's top-level ``writeKey`` must then be that valid write key.) So a client with
+no key never gets its JSON parsed, nor learns anything of it from a ``400``.
 
 Answers (every error body is ``{"code": ..., "message": ...}``):
 
@@ -20,7 +26,8 @@ Answers (every error body is ``{"code": ..., "message": ...}``):
   sent to a single-call endpoint), ``request_too_large`` (body over ``[ingest]
   max_batch_bytes``, 500 KB, after decompression), ``event_too_large`` (a message over
   ``max_event_bytes``, 32 KB, as stored), ``batch_too_large`` (over ``max_batch_events``,
-  2,500), ``invalid_gzip``, ``unsupported_encoding``.
+  2,500), ``too_deep`` (a message, or a batch's ``context``, with objects and arrays nested
+  more than 254 deep; the body more than 1,024), ``invalid_gzip``, ``unsupported_encoding``.
 * Messages that are well-formed JSON objects but semantically wrong (no ``userId`` or
   ``anonymousId``, a ``track`` without ``event``, an unknown ``type``, a field of the wrong
   type, a bad timestamp) are answered ``200`` like Segment does, and go to quarantine with
@@ -46,16 +53,18 @@ from __future__ import annotations
 import asyncio
 import gc
 import hashlib
+import re
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response, Security
 
+from clientela.api.auth import WRITE, KeyInfo, authenticate, write_key
 from clientela.api.errors import ApiError
 from clientela.api.log import (
     Compactor,
@@ -68,12 +77,17 @@ from clientela.api.log import (
 )
 from clientela.errors import WorkspaceError
 from clientela.ingest.segment import Limits
+from clientela.keys import KEY_PATTERN
 from clientela.schema import CALL_TYPES
 from clientela.workspace import Workspace
 
 BATCH_CALLS = ("batch", "import")
 FLUSH_TIMEOUT = 30.0  # seconds a request waits for its flush before it is answered 503
+MAX_DEPTH = 254  # objects and arrays nested in one message (what orjson can write back)
 _SUCCESS = b'{"success":true}'
+# '"writeKey": "<something shaped like a key>"' anywhere in a raw body (JSON whitespace allowed).
+_BODY_KEY = re.compile(rb'"writeKey"[ \t\r\n]*:[ \t\r\n]*"(' + KEY_PATTERN.encode() + rb')"')
+_BODY_KEYS_TRIED = 4  # a body naming more candidate keys than this gets only these checked
 
 
 @dataclass(frozen=True)
@@ -214,6 +228,10 @@ def parse_json(body: bytes) -> dict[str, Any]:
     try:
         value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
+        if "depth" in str(exc):  # orjson: 'depth limit exceeded' (over 1,024 levels)
+            raise ApiError(
+                400, "too_deep", f"the body nests objects and arrays too deep: {exc}"
+            ) from None
         raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
     if not isinstance(value, dict):
         raise ApiError(400, "not_an_object", f"the body is {_kind(value)}; expected a JSON object")
@@ -242,7 +260,22 @@ def received_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def message_bytes(msg: dict[str, Any], call: str | None, received: str) -> bytes:
+def dumps(value: Any, what: str, option: int | None = None) -> bytes:
+    """``value`` (parsed JSON) as JSON, else ``400 too_deep``: writing parsed JSON back fails
+    only when it nests more than :data:`MAX_DEPTH` objects and arrays."""
+    try:
+        return orjson.dumps(value, option=option)
+    except orjson.JSONEncodeError as exc:
+        raise ApiError(
+            400,
+            "too_deep",
+            f"{what} nests objects and arrays more than {MAX_DEPTH} deep ({exc})",
+        ) from None
+
+
+def message_bytes(
+    msg: dict[str, Any], call: str | None, received: str, what: str = "the message"
+) -> bytes:
     """One message as stored: ``type`` filled in, ``receivedAt`` set, ``writeKey`` removed,
     a ``messageId`` given when missing."""
     msg.pop("writeKey", None)
@@ -252,10 +285,10 @@ def message_bytes(msg: dict[str, Any], call: str | None, received: str) -> bytes
     if given is None or (isinstance(given, str) and not given.strip()):
         msg.pop("messageId", None)
         msg.pop("receivedAt", None)
-        digest = hashlib.md5(orjson.dumps(msg, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        digest = hashlib.md5(dumps(msg, what, orjson.OPT_SORT_KEYS)).hexdigest()
         msg["messageId"] = f"md5:{digest}"
     msg["receivedAt"] = received
-    return orjson.dumps(msg)
+    return dumps(msg, what)
 
 
 def single_lines(body: dict[str, Any], call: str, limits: Limits, received: str) -> bytes:
@@ -294,7 +327,7 @@ def batch_lines(body: dict[str, Any], limits: Limits, received: str) -> bytes:
             raise ApiError(
                 400, "wrong_type", f"batch 'context' is {_kind(context)}; expected an object"
             )
-        tail += b',"context":' + orjson.dumps(context)
+        tail += b',"context":' + dumps(context, "batch 'context'")
     sent_at = body.get("sentAt")
     if sent_at is not None:
         if not isinstance(sent_at, str):
@@ -308,7 +341,7 @@ def batch_lines(body: dict[str, Any], limits: Limits, received: str) -> bytes:
                 "not_an_object",
                 f"batch item {index} is {_kind(item)}; expected a JSON object",
             )
-        data = message_bytes(item, None, received)
+        data = message_bytes(item, None, received, f"batch item {index}")
         if len(data) > limits.max_event_bytes:
             raise ApiError(
                 400,
@@ -373,7 +406,7 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     },
     400: {"description": "Not JSON, not an object, or over a size or count limit.", **_ERROR},
     401: {"description": "No write key, or an unknown or revoked one.", **_ERROR},
-    403: {"description": "The key is a read key.", **_ERROR},
+    403: {"description": "The key is a read or an admin key.", **_ERROR},
     429: {"description": "Overloaded: retry after Retry-After seconds.", **_ERROR},
     503: {"description": "The log cannot be written: retry after Retry-After seconds.", **_ERROR},
 }
@@ -439,27 +472,38 @@ def _ingestion(request: Request) -> Ingestion:
     return ingestion
 
 
-async def accept(request: Request, call: str) -> Response:
-    """Check, authenticate, store and answer one ingestion request."""
-    from clientela.api.auth import authenticate
+def check_body_key(request: Request, raw: bytes) -> None:
+    """Before a body is parsed, when no header carries a key: ``401`` (or ``403``) unless the
+    raw body names an active write key as ``"writeKey": "..."``. A regular-expression scan,
+    linear in the body (already within the size limit), whatever the body nests or holds."""
+    candidates = [m.group(1).decode("ascii") for m in _BODY_KEY.finditer(raw)]
+    refused: ApiError | None = None
+    for candidate in dict.fromkeys(candidates[:_BODY_KEYS_TRIED]):
+        try:
+            authenticate(request, WRITE, candidate)
+            return
+        except ApiError as exc:
+            if refused is None or exc.status > refused.status:  # 403 says more than 401
+                refused = exc
+    if refused is not None:
+        raise refused
+    authenticate(request, WRITE, None)  # raises: no key anywhere
 
+
+async def accept(request: Request, call: str, key: KeyInfo | None = None) -> Response:
+    """Check, authenticate, store and answer one ingestion request. ``key`` is the write key
+    of a header, already checked; None when no header carries a key."""
     ingestion = _ingestion(request)
     ingestion.check_load()
     limits = ingestion.limits
-    authenticated = False
-    if "authorization" in request.headers:
-        # Refuse a wrong key before reading the body; a 401 may still be rescued by a
-        # writeKey in the body when the header holds no key at all.
-        try:
-            authenticate(request, "write")
-            authenticated = True
-        except ApiError as exc:
-            if exc.status != 401:
-                raise
-    body = parse_json(await read_body(request, limits.max_batch_bytes))
-    if not authenticated:
-        key = body.get("writeKey")
-        authenticate(request, "write", key if isinstance(key, str) else None)
+    raw = await read_body(request, limits.max_batch_bytes)
+    if key is None:
+        check_body_key(request, raw)
+    body = parse_json(raw)
+    if key is None:
+        # The scan found a valid key; it must be the body's own top-level writeKey.
+        body_key = body.get("writeKey")
+        authenticate(request, WRITE, body_key if isinstance(body_key, str) else None)
     received = received_now()
     if call in BATCH_CALLS:
         lines = batch_lines(body, limits, received)
@@ -480,9 +524,11 @@ async def accept(request: Request, call: str) -> Response:
     return Response(_SUCCESS, media_type="application/json")
 
 
-def _route(call: str) -> Callable[[Request], Any]:
-    async def endpoint(request: Request) -> Response:
-        return await accept(request, call)
+def _route(call: str) -> Callable[..., Any]:
+    async def endpoint(
+        request: Request, key: Annotated[KeyInfo | None, Security(write_key)]
+    ) -> Response:
+        return await accept(request, call, key)
 
     endpoint.__name__ = f"ingest_{call}"
     return endpoint
