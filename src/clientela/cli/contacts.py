@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import operator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -64,15 +66,21 @@ def contacts_show(
         user_ids = [i["value"] for i in mine if i["kind"] == "user_id"]
         anon_ids = [i["value"] for i in mine if i["kind"] == "anonymous_id"]
         landed = eng.landed("events")
-        timeline = eng.to_arrow(
-            landed.filter(
-                landed.user_id.isin(user_ids or ["\0"])
-                | (landed.user_id.isnull() & landed.anonymous_id.isin(anon_ids or ["\0"]))
-            )
-            .order_by(landed.timestamp.desc())
-            .limit(events)
-            .select("timestamp", "type", "event", "name", "properties")
-        ).to_pylist()
+        # Only the id lists a contact has: an empty list has no SQL form, and a sentinel
+        # value such as NUL ends DuckDB's string literal.
+        theirs = []
+        if user_ids:
+            theirs.append(landed.user_id.isin(user_ids))
+        if anon_ids:
+            theirs.append(landed.user_id.isnull() & landed.anonymous_id.isin(anon_ids))
+        timeline = []
+        if theirs:
+            timeline = eng.to_arrow(
+                landed.filter(functools.reduce(operator.or_, theirs))
+                .order_by(landed.timestamp.desc())
+                .limit(events)
+                .select("timestamp", "type", "event", "name", "properties")
+            ).to_pylist()
         total = profile.get("events", 0)
         view = _first(eng, eng.published("lifecycle").filter(_.contact_id == cid)) or {}
         history = eng.to_arrow(
