@@ -8,6 +8,7 @@ import gzip
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -629,3 +630,96 @@ def test_real_client_events_reach_the_read_api(
         timeline = http.get("/api/contacts/ann/timeline").json()
     assert {item["message_id"] for item in timeline["items"]} == sent
     server.stop()
+
+
+# -- the HTTP server's own errors ---------------------------------------------------------------
+
+BROKEN_REQUESTS = [
+    b"GARBAGE\r\n\r\n",  # not a request line
+    b"GET / HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n",  # a header without ':'
+    b"GET / HTTP/1.1\r\nHo st: x\r\n\r\n",  # a space in a header name
+    b"POST /v1/track HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+    b"GET /\x00 HTTP/1.1\r\nHost: x\r\n\r\n",  # a NUL in the target
+]
+
+
+def _raw_exchange(port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send bytes on a fresh connection; the status, headers and body of the answer."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in lines)}
+    return int(status_line.split()[1]), headers, body
+
+
+@contextmanager
+def _uvicorn(app: Any, **options: Any) -> Iterator[int]:
+    """``app`` served by uvicorn (in a thread) on a free loopback port."""
+    import uvicorn
+    from live_server import free_port
+
+    port = free_port()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="error", lifespan="off", **options
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.started
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+@pytest.mark.parametrize("http", ["auto", "h11", "httptools"])
+def test_the_http_servers_own_400_is_json(tmp_path: Path, http: str) -> None:
+    """Finding 6: uvicorn answered a broken request (bad request line, bad header) with its
+    own text/plain 400; served as clientela serves, it is JSON with code and message, with
+    each of uvicorn's HTTP implementations."""
+    from clientela.api.errors import HTTP_PROTOCOLS, server_options
+
+    ws = make_workspace(tmp_path / "ws")
+    with _uvicorn(create_app(ws), **{**server_options(), "http": HTTP_PROTOCOLS[http]}) as port:
+        for request in BROKEN_REQUESTS:
+            status, headers, body = _raw_exchange(port, request)
+            assert status == 400, (request, body)
+            assert headers["content-type"] == "application/json", (request, headers, body)
+            assert int(headers["content-length"]) == len(body)
+            answer = orjson.loads(body)
+            assert answer["code"] == "invalid_http" and answer["message"], answer
+        close = b"Host: x\r\nConnection: close\r\n"
+        status, headers, body = _raw_exchange(port, b"GET /nope HTTP/1.1\r\n" + close + b"\r\n")
+        assert status == 404 and orjson.loads(body)["code"] == "not_found"
+        # The app has no WebSocket route: an upgrade request is an ordinary (JSON) 404.
+        upgrade = b"Upgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        upgrade += b"Sec-WebSocket-Version: 13\r\n"
+        status, headers, body = _raw_exchange(
+            port, b"GET /v1/track HTTP/1.1\r\n" + close + upgrade + b"\r\n"
+        )
+        assert status == 405 and orjson.loads(body)["code"] == "method_not_allowed", body
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="`clientela serve` does not build uvicorn with api.errors.server_options() yet",
+)
+def test_clientela_serve_answers_broken_requests_in_json(
+    live: Callable[..., tuple[LiveServer, str, Workspace]],
+) -> None:
+    """`clientela serve` itself: a broken request line is a JSON 400, not uvicorn's text."""
+    server, _key, _ws = live()
+    status, headers, body = _raw_exchange(server.port, BROKEN_REQUESTS[0])
+    server.stop()
+    assert status == 400 and headers["content-type"] == "application/json", body
+    assert orjson.loads(body)["code"] == "invalid_http"
