@@ -166,14 +166,16 @@ def test_records_without_message_id_get_a_content_id(workspace: Workspace, tmp_p
 
 
 def test_duplicates_inside_one_file_keep_the_first(workspace: Workspace, tmp_path: Path) -> None:
-    """Two records with one messageId in a file: the first (in file order) lands."""
+    """Two records with one messageId in a file: the first (in file order) lands; a retry
+    with the same content is a duplicate, one with other content is quarantined."""
     j = Journeys()
-    j.track("First", user_id="u1", message_id="same").track(
-        "Second", user_id="u1", message_id="same"
-    )
+    first = j.message("track", event="First", user_id="u1", message_id="same")
+    j.add(first).add({**first, "sentAt": "2025-01-06T09:00:05Z"})
+    j.track("Second", user_id="u1", message_id="same")
     report = land(workspace, j, tmp_path)
-    assert (report.accepted, report.duplicates) == (1, 1)
+    assert (report.accepted, report.duplicates, report.quarantined) == (1, 1, 1)
     assert landed_events(workspace)[0]["event"] == "First"
+    assert [r["reason"] for r in quarantined(workspace)] == ["conflicting_duplicate"]
 
 
 def test_gzip_and_folders_and_crlf(workspace: Workspace, tmp_path: Path) -> None:

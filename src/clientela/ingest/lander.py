@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +20,24 @@ import pyarrow as pa
 
 from clientela import schema
 from clientela.engine import scratch_duckdb
+from clientela.engine.faults import engine_errors, is_record_fault
 from clientela.ingest.segment import (
     BLANK,
     ENVELOPE,
     Limits,
+    TimeWindow,
     envelope_items_sql,
     normalise_statements,
 )
 from clientela.workspace import Workspace, new_segment_name
+
+# What a record says, for telling a retry (same content; its sentAt and receivedAt may differ)
+# from another record that reuses a messageId. Normalised columns, so it reads the same from
+# a chunk and from landed segments.
+_FINGERPRINT = (
+    "md5(json_array(type, event, name, user_id, anonymous_id, previous_id, group_id, "
+    "original_timestamp::VARCHAR, properties, traits, context)::VARCHAR)"
+)
 
 # Columns of an events segment, in order (schema.EVENTS with the ingest id last).
 _EVENT_COLUMNS = ", ".join(f'"{c}"' for c in schema.EVENTS if c != "ingest_id")
@@ -67,6 +77,10 @@ class EventLander:
             max_batch_bytes=settings.ingest.max_batch_bytes,
             max_batch_events=settings.ingest.max_batch_events,
         )
+        self.window = TimeWindow(
+            earliest=datetime.combine(settings.ingest.earliest, time(), UTC),
+            latest=datetime.combine(settings.ingest.latest, time(), UTC),
+        )
         self.junk_ids = settings.identity.all_junk_ids()
         self.ingest_id = uuid.uuid4().hex
         self.con: Any = scratch_duckdb(settings.engine.threads, settings.engine.memory_limit)
@@ -97,15 +111,11 @@ class EventLander:
         # Many small record batches let DuckDB parse on every core at once.
         con.register("lines_in", pa.Table.from_batches(lines.to_batches(max_chunksize=32_768)))
         now = datetime.now(UTC).isoformat()
-        self._run(normalise_statements("lines_in", "norm", **self._sql_args(now)))
+        self._normalise("lines_in", "norm", now)
         if _scalar(con, f"SELECT count(*) FROM norm WHERE reason = '{ENVELOPE}'"):
             con.execute(f"CREATE OR REPLACE TEMP TABLE batch_items AS {envelope_items_sql('norm')}")
-            self._run(
-                normalise_statements(
-                    "batch_items", "norm_items", in_batch=True, **self._sql_args(now)
-                )
-            )
-            con.execute("INSERT INTO norm SELECT * FROM norm_items")
+            self._normalise("batch_items", "norm_items", now, in_batch=True)
+            con.execute("INSERT INTO norm BY NAME SELECT * FROM norm_items")
             con.execute(f"DELETE FROM norm WHERE reason = '{ENVELOPE}'")
             con.execute("DROP TABLE batch_items; DROP TABLE norm_items")
         report.blank = _scalar(con, f"SELECT count(*) FROM norm WHERE reason = '{BLANK}'")
@@ -115,11 +125,82 @@ class EventLander:
         con.execute("DROP TABLE IF EXISTS norm")
         return report
 
+    def _normalise(self, relation: str, target: str, now: str, in_batch: bool = False) -> None:
+        """Normalise the records of ``relation`` into the temp table ``target``.
+
+        Normalisation is vectorised, so a value that makes the engine raise (one nobody
+        foresaw) would stop the whole chunk. When that happens the records are halved until
+        the ones at fault stand alone; each of those is quarantined as ``unprocessable`` with
+        the engine's message, and every other record is normalised as usual.
+        """
+        args = self._sql_args(now)
+        try:
+            self._run(normalise_statements(relation, target, in_batch=in_batch, **args))
+        except engine_errors() as exc:
+            if not is_record_fault(exc):
+                raise
+            self._drop_stages(target)
+            rows = self.con.execute(f"SELECT * FROM {relation}").to_arrow_table()
+            self._isolate(rows, target, in_batch, args, exc)
+
+    def _isolate(
+        self,
+        rows: pa.Table,
+        target: str,
+        in_batch: bool,
+        args: dict[str, Any],
+        exc: BaseException,
+    ) -> None:
+        con = self.con
+        relation = f"{target}_in"
+        if rows.num_rows <= 1:
+            # An empty run makes ``target`` with the right columns; the record goes in as is.
+            con.register(relation, rows.slice(0, 0))
+            self._run(normalise_statements(relation, target, in_batch=in_batch, **args))
+            con.unregister(relation)
+            con.register(relation, rows)
+            message = " ".join(str(exc).split())[:300]
+            con.execute(
+                f"INSERT INTO {target} BY NAME SELECT source, line, item, "
+                "'unprocessable' AS reason, "
+                f"'the engine could not normalise this record: ' || {_sql_text(message)} "
+                "AS detail, coalesce(encode(raw), bad_bytes) AS raw_bytes "
+                f"FROM {relation}"
+            )
+            con.unregister(relation)
+            return
+        half = rows.num_rows // 2
+        parts = []
+        for n, part in enumerate((rows.slice(0, half), rows.slice(half))):
+            name = f"{target}_{n}"
+            con.register(relation, part)
+            try:
+                self._run(normalise_statements(relation, name, in_batch=in_batch, **args))
+            except engine_errors() as inner:
+                if not is_record_fault(inner):
+                    raise
+                self._drop_stages(name)
+                self._isolate(part, name, in_batch, args, inner)
+            finally:
+                con.unregister(relation)
+            parts.append(name)
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {target} AS "
+            f"SELECT * FROM {parts[0]} UNION ALL BY NAME SELECT * FROM {parts[1]}"
+        )
+        con.execute(f"DROP TABLE {parts[0]}; DROP TABLE {parts[1]}")
+
+    def _drop_stages(self, target: str) -> None:
+        """Drop what a failed normalisation into ``target`` left behind."""
+        for stage in ("_parsed", "_fields", "_checked", ""):
+            self.con.execute(f"DROP TABLE IF EXISTS {target}{stage}")
+
     def _sql_args(self, now: str) -> dict[str, Any]:
         return {
             "limits": self.limits,
             "junk_ids": self.junk_ids,
             "received_at": f"'{now}'::TIMESTAMPTZ",
+            "window": self.window,
         }
 
     def _run(self, statements: list[str]) -> None:
@@ -130,13 +211,15 @@ class EventLander:
         """Write the accepted rows of ``norm`` that are not duplicates as one segment.
 
         Duplicates are rare, so they are found as a small list of rows to leave out, and the
-        segment is written straight from ``norm`` (no second copy of the chunk).
+        segment is written straight from ``norm`` (no second copy of the chunk). A repeated
+        ``messageId`` whose content differs from the copy it repeats (an earlier line, or what
+        is already landed) is no retry: it goes to quarantine as ``conflicting_duplicate``.
         """
         con = self.con
         accepted = "norm WHERE reason IS NULL"
-        total = _scalar(con, f"SELECT count(*) FROM {accepted}")
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE left_out (message_id VARCHAR, line BIGINT, item INTEGER)"
+            "CREATE OR REPLACE TEMP TABLE left_out (message_id VARCHAR, line BIGINT, "
+            "item INTEGER, conflict BOOLEAN, detail VARCHAR)"
         )
         # Duplicates inside the chunk: the first occurrence (file order) wins.
         repeated = _scalar(
@@ -146,9 +229,14 @@ class EventLander:
         )
         if repeated:
             con.execute(
-                "INSERT INTO left_out SELECT message_id, line, item FROM ("
-                f"SELECT message_id, line, item, row_number() OVER (PARTITION BY message_id "
-                f"ORDER BY source, line, item NULLS FIRST) AS n FROM {accepted}) WHERE n > 1"
+                "INSERT INTO left_out SELECT message_id, line, item, fp <> first_fp, "
+                "'messageId ''' || message_id || ''' was used by line ' || first_line "
+                "|| ' with different content; the first record was kept' FROM ("
+                "SELECT message_id, line, item, fp, row_number() OVER w AS n, "
+                "first_value(fp) OVER w AS first_fp, first_value(line) OVER w AS first_line "
+                f"FROM (SELECT *, {_FINGERPRINT} AS fp FROM {accepted}) "
+                "WINDOW w AS (PARTITION BY message_id ORDER BY source, line, item NULLS FIRST)"
+                ") WHERE n > 1"
             )
         # Already landed: the hash set says "maybe"; the stored ids say for sure.
         maybe = _scalar(
@@ -159,21 +247,39 @@ class EventLander:
         if maybe:
             files = [str(f) for f in self.workspace.segments(self.workspace.events_dir)]
             con.execute(
-                "INSERT INTO left_out SELECT n.message_id, n.line, n.item "
-                f"FROM (SELECT * FROM {accepted}) AS n WHERE n.message_id IN ("
-                "SELECT DISTINCT message_id FROM read_parquet(?) WHERE message_hash IN ("
+                "INSERT INTO left_out SELECT n.message_id, n.line, n.item, "
+                "NOT list_contains(s.fps, n.fp), 'messageId ''' || n.message_id "
+                "|| ''' is already landed with different content; this record was not landed' "
+                f"FROM (SELECT *, {_FINGERPRINT} AS fp FROM {accepted}) AS n JOIN ("
+                f"SELECT message_id, list(DISTINCT {_FINGERPRINT}) AS fps "
+                "FROM read_parquet(?) WHERE message_hash IN ("
                 f"SELECT message_hash FROM (SELECT message_hash FROM {accepted}) AS a "
-                "SEMI JOIN seen ON a.message_hash = seen.h))",
+                "SEMI JOIN seen ON a.message_hash = seen.h) GROUP BY message_id"
+                ") AS s ON n.message_id = s.message_id",
                 [files],
             )
         kept_sql = f"SELECT * FROM {accepted}"
         if repeated or maybe:
+            # One row per left-out record (it may repeat an earlier line and a landed record);
+            # it conflicts if it differs from either copy.
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE left_out AS SELECT message_id, line, item, "
+                "bool_or(conflict) AS conflict, max(detail) FILTER (WHERE conflict) AS detail "
+                "FROM left_out GROUP BY ALL"
+            )
+            con.execute(
+                "UPDATE norm SET reason = 'conflicting_duplicate', field = 'messageId', "
+                "detail = o.detail, raw_bytes = encode(norm.raw), raw = NULL "
+                "FROM left_out AS o WHERE o.conflict AND norm.message_id = o.message_id "
+                "AND norm.line = o.line AND coalesce(norm.item, -1) = coalesce(o.item, -1)"
+            )
             kept_sql = (
                 f"SELECT n.* FROM (SELECT * FROM {accepted}) AS n ANTI JOIN left_out AS o "
                 "ON n.message_id = o.message_id AND n.line = o.line "
                 "AND coalesce(n.item, -1) = coalesce(o.item, -1)"
             )
-        kept = total - _scalar(con, "SELECT count(*) FROM (SELECT DISTINCT * FROM left_out)")
+        total = _scalar(con, f"SELECT count(*) FROM {accepted}")
+        kept = total - _scalar(con, "SELECT count(*) FROM left_out WHERE NOT conflict")
         report.duplicates = total - kept
         report.accepted = kept
         if kept:
@@ -216,6 +322,10 @@ class EventLander:
 def _scalar(con: Any, sql: str) -> int:
     row = con.execute(sql).fetchone()
     return int(row[0]) if row and row[0] is not None else 0
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _path_sql(path: Path) -> str:

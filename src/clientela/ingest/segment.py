@@ -24,6 +24,12 @@ Normalisation follows Segment:
   where ``originalTimestamp`` is the record's ``originalTimestamp`` or else its ``timestamp``;
   otherwise ``timestamp`` is the record's ``timestamp``, its ``originalTimestamp``, or
   ``receivedAt``. Times without an offset are UTC; everything is stored in UTC.
+* Every time must be an ISO-8601 string (offsets up to ±18:00) inside the window of
+  :class:`TimeWindow` (1970 to 2100 unless ``[ingest] earliest``/``latest`` say otherwise), and
+  so must the skew-corrected ``timestamp``; anything else (``infinity``, year 10000, ``+99:99``)
+  is ``bad_timestamp``, so no impossible time ever reaches a table.
+* Ids (and the identify email) must be printable: a control character (NUL, a line break) is
+  ``bad_id``, since such an id could never be looked up.
 * ``messageId`` identifies a record for dedupe; a record without one gets ``md5:`` + the MD5 of
   its JSON text, so landing the same file twice adds nothing.
 """
@@ -31,6 +37,7 @@ Normalisation follows Segment:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from clientela.schema import CALL_TYPES
 
@@ -56,6 +63,47 @@ _FIELDS: tuple[str, ...] = (
 _STRUCT = "{" + ", ".join(f'"{f}": "JSON"' for f in _FIELDS) + "}"
 ENVELOPE = "__envelope__"
 BLANK = "blank"  # an empty or all-space line: skipped and counted, not an error
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """The times landing accepts: ``earliest <= t < latest`` (both UTC)."""
+
+    earliest: datetime = datetime(1970, 1, 1, tzinfo=UTC)
+    latest: datetime = datetime(2100, 1, 1, tzinfo=UTC)
+
+    def sql_bounds(self) -> tuple[str, str]:
+        return (
+            f"'{self.earliest.isoformat()}'::TIMESTAMPTZ",
+            f"'{self.latest.isoformat()}'::TIMESTAMPTZ",
+        )
+
+    def describe(self) -> str:
+        return f"between {self.earliest.date()} and {self.latest.date()}"
+
+
+# ISO-8601 as Segment writes it (and the common variants): date, optional time with optional
+# fraction, optional Z or an offset of at most 18 hours. DuckDB's own cast is laxer (it takes
+# 'epoch', zone names and offsets like +99:99), so it only parses what this admits.
+ISO_TIME = (
+    r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
+    r"([Tt ][0-9]{1,2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?)?"
+    r" ?([Zz]|[+-](0[0-9]|1[0-8])(:?[0-5][0-9])?)?"
+)
+# C0 and C1 control characters (NUL, line breaks, escape...): never part of a usable id.
+_CONTROL = r"[\x00-\x1f\x7f-\x9f]"
+_ID_FIELDS = (
+    ("userId", "user_id"),
+    ("anonymousId", "anonymous_id"),
+    ("previousId", "previous_id"),
+    ("groupId", "group_id"),
+)
+_TIME_FIELDS = (
+    ("timestamp", "ts_given"),
+    ("originalTimestamp", "ts_original"),
+    ("sentAt", "ts_sent"),
+    ("receivedAt", "ts_received"),
+)
 
 
 @dataclass(frozen=True)
@@ -140,6 +188,14 @@ FROM (
 """
 
 
+def _parsed_time(expr: str) -> str:
+    """An ISO-8601 string's time (possibly infinite or out of the window), else NULL."""
+    return (
+        f"CASE WHEN regexp_full_match({expr}, '{ISO_TIME}') "
+        f"THEN try_cast({expr} AS TIMESTAMPTZ) END"
+    )
+
+
 def normalise_statements(
     lines: str,
     target: str,
@@ -148,6 +204,7 @@ def normalise_statements(
     junk_ids: list[str],
     received_at: str,
     in_batch: bool = False,
+    window: TimeWindow | None = None,
 ) -> list[str]:
     """SQL statements that read ``lines`` and create the temp table ``target`` with one row per
     message: normalised columns with ``reason`` NULL when accepted, or the quarantine
@@ -159,15 +216,17 @@ def normalise_statements(
     expressions into every place that uses them, so a single nested query parsed each line's
     JSON once per reference. Each stage computes its columns exactly once.
     """
+    window = window or TimeWindow()
+    earliest, latest = window.sql_bounds()
     batch_cols = (
-        "batch_context, batch_sent_at"
+        "batch_context::JSON AS batch_context, batch_sent_at::JSON AS batch_sent_at"
         if in_batch
         else "NULL::JSON AS batch_context, NULL::JSON AS batch_sent_at"
     )
     line_limit = limits.max_event_bytes if in_batch else limits.max_batch_bytes
     id_type_checks = "\n".join(
         f"WHEN {_v(f)} IS NOT NULL AND {_jt(f)} <> 'string' AND NOT {_is_int(_v(f))} THEN '{f}'"
-        for f in ("userId", "anonymousId", "previousId", "groupId")
+        for f, _ in _ID_FIELDS
     )
     str_type_checks = "\n".join(
         f"WHEN {_v(f)} IS NOT NULL AND {_jt(f)} <> 'string' THEN '{f}'"
@@ -177,17 +236,44 @@ def normalise_statements(
         f"WHEN {_v(f)} IS NOT NULL AND {_jt(f)} <> 'object' THEN '{f}'"
         for f in ("properties", "traits", "context")
     )
-    time_checks = "\n".join(
-        f"WHEN {_v(f)} IS NOT NULL AND "
-        f"({_jt(f)} <> 'string' OR try_cast({_str(f)} AS TIMESTAMPTZ) IS NULL) THEN '{f}'"
-        for f in ("timestamp", "originalTimestamp", "sentAt", "receivedAt")
+    # Each time is parsed once (extract stage) and judged from the parsed value (check stage):
+    # a field that is present but not a string, not ISO-8601, infinite or out of the window is
+    # bad; only good times are kept, so the skew arithmetic can never overflow.
+    parsed_times = ",\n    ".join(
+        f"{_v(f)} IS NOT NULL AS has_{col}, "
+        f"CASE WHEN {_jt(f)} = 'string' THEN {_parsed_time(_str(f))} END AS {col}_parsed"
+        for f, col in _TIME_FIELDS
     )
-    envelope_test = "FALSE" if in_batch else f"{_v('batch')} IS NOT NULL"
+    batch_sent = "json_extract_string(batch_sent_at, '$')"
+    parsed_times += (
+        ",\n    batch_sent_at IS NOT NULL AS has_batch_sent, "
+        f"CASE WHEN json_type(batch_sent_at) = 'VARCHAR' THEN {_parsed_time(batch_sent)} END "
+        "AS batch_sent_parsed"
+    )
+
+    def good(col: str) -> str:
+        return f"CASE WHEN {col} >= {earliest} AND {col} < {latest} THEN {col} END"
+
+    good_times = ", ".join(
+        f"{good(f'{col}_parsed')} AS {col}_ok" for _, col in [*_TIME_FIELDS, ("", "batch_sent")]
+    )
+    bad_time = "\n".join(
+        f"WHEN has_{col} AND {col}_ok IS NULL THEN '{f}'" for f, col in _TIME_FIELDS
+    )
+    # The batch's sentAt applies to an item without its own.
+    bad_time += "\nWHEN NOT has_ts_sent AND has_batch_sent AND batch_sent_ok IS NULL THEN 'sentAt'"
+    # A batch envelope has 'batch' and no 'type' (a message with a type keeps its own shape,
+    # whatever extra keys it carries).
+    envelope_test = "FALSE" if in_batch else f"{_v('batch')} IS NOT NULL AND {_v('type')} IS NULL"
     ids = ("uid_text", "aid_text", "pid_text", "gid_text")
     clean = {
         name: f"CASE WHEN {t} IS NULL OR {junk_id_sql(t, junk_ids)} THEN NULL ELSE {t} END"
         for name, t in zip(("user_id", "anonymous_id", "previous_id", "group_id"), ids, strict=True)
     }
+    bad_id_checks = "\n".join(
+        f"WHEN regexp_matches({t}, '{_CONTROL}') THEN '{f}'"
+        for (f, _), t in zip(_ID_FIELDS, ids, strict=True)
+    )
     what = "the event" if in_batch else "the record"
     parsed, fields, checked = f"{target}_parsed", f"{target}_fields", f"{target}_checked"
 
@@ -221,12 +307,7 @@ SELECT source, line, item, raw, bad_bytes, nbytes, batch_context, batch_sent_at,
          AND json_type({_v("context")}, '$.traits') = 'OBJECT'
          THEN json_extract({_v("context")}, '$.traits') END AS context_traits,
     CASE {id_type_checks} {str_type_checks} {obj_type_checks} END AS bad_type_field,
-    CASE {time_checks} END AS bad_time_field,
-    try_cast({_str("timestamp")} AS TIMESTAMPTZ) AS ts_given,
-    try_cast({_str("originalTimestamp")} AS TIMESTAMPTZ) AS ts_original,
-    coalesce(try_cast({_str("sentAt")} AS TIMESTAMPTZ),
-             try_cast(json_extract_string(batch_sent_at, '$') AS TIMESTAMPTZ)) AS ts_sent,
-    coalesce(try_cast({_str("receivedAt")} AS TIMESTAMPTZ), {received_at}) AS ts_received
+    {parsed_times}
 FROM {parsed}
 """
     check = f"""
@@ -241,6 +322,7 @@ SELECT * EXCLUDE (own_traits, own_context, context_traits, given_id),
         WHEN is_envelope AND batch_kind <> 'array' THEN 'wrong_type'
         WHEN is_envelope AND json_array_length(raw, '$.batch') > {limits.max_batch_events}
             THEN 'batch_too_large'
+        WHEN is_envelope AND json_array_length(raw, '$.batch') = 0 THEN 'empty_batch'
         WHEN is_envelope THEN '{ENVELOPE}'
         WHEN nbytes > {limits.max_event_bytes} THEN 'too_large'
         WHEN NOT has_type THEN 'missing_type'
@@ -251,7 +333,9 @@ SELECT * EXCLUDE (own_traits, own_context, context_traits, given_id),
         WHEN call_type = 'group' AND group_id IS NULL THEN 'missing_group_id'
         WHEN call_type = 'alias' AND previous_id IS NULL THEN 'missing_previous_id'
         WHEN call_type = 'alias' AND user_id IS NULL THEN 'missing_id'
+        WHEN bad_id_field IS NOT NULL THEN 'bad_id'
         WHEN bad_time_field IS NOT NULL THEN 'bad_timestamp'
+        WHEN ts_event IS NULL THEN 'bad_timestamp'
     END AS reason,
     CASE WHEN call_type = 'group' THEN own_traits
          WHEN call_type = 'identify' AND context_traits IS NOT NULL
@@ -266,27 +350,41 @@ SELECT * EXCLUDE (own_traits, own_context, context_traits, given_id),
     CASE WHEN given_id <> '' THEN given_id ELSE 'md5:' || md5(raw) END AS message_id
 FROM (
     SELECT *,
-        {clean["user_id"]} AS user_id,
-        {clean["anonymous_id"]} AS anonymous_id,
-        {clean["previous_id"]} AS previous_id,
-        {clean["group_id"]} AS group_id
-    FROM {fields}
+        -- timestamp = receivedAt - (sentAt - originalTimestamp) when sentAt is known; NULL
+        -- when that correction leaves the window.
+        CASE WHEN ts_sent IS NOT NULL AND coalesce(ts_original, ts_given) IS NOT NULL
+             THEN {good("ts_received - (ts_sent - coalesce(ts_original, ts_given))")}
+             ELSE coalesce(ts_given, ts_original, ts_received)
+        END AS ts_event
+    FROM (
+        SELECT *,
+            {clean["user_id"]} AS user_id,
+            {clean["anonymous_id"]} AS anonymous_id,
+            {clean["previous_id"]} AS previous_id,
+            {clean["group_id"]} AS group_id,
+            CASE {bad_id_checks} END AS bad_id_field,
+            CASE {bad_time} END AS bad_time_field,
+            ts_given_ok AS ts_given,
+            ts_original_ok AS ts_original,
+            coalesce(ts_sent_ok, batch_sent_ok) AS ts_sent,
+            coalesce(ts_received_ok, {received_at}) AS ts_received
+        FROM (SELECT *, {good_times} FROM {fields})
+    )
 )
 """
+    email = (
+        "CASE WHEN call_type <> 'group' AND traits IS NOT NULL AND contains(traits, '\"email\"') "
+        "AND json_type(traits, '$.email') = 'VARCHAR' AND contains(traits ->> '$.email', '@') "
+        "THEN lower(trim(traits ->> '$.email')) END"
+    )
+    email_bad = f"reason IS NULL AND regexp_matches(email_found, '{_CONTROL}')"
     output = f"""
 CREATE OR REPLACE TEMP TABLE {target} AS
 SELECT
     message_id, (hash(message_id) >> 1)::BIGINT AS message_hash, call_type AS type,
     event, name, user_id, anonymous_id, previous_id, group_id,
-    CASE WHEN reason IS NULL AND call_type <> 'group' AND traits IS NOT NULL
-              AND contains(traits, '"email"')
-              AND json_type(traits, '$.email') = 'VARCHAR'
-              AND contains(traits ->> '$.email', '@')
-         THEN lower(trim(traits ->> '$.email')) END AS email,
-    CASE WHEN ts_sent IS NOT NULL AND coalesce(ts_original, ts_given) IS NOT NULL
-         THEN ts_received - (ts_sent - coalesce(ts_original, ts_given))
-         ELSE coalesce(ts_given, ts_original, ts_received)
-    END AS timestamp,
+    CASE WHEN reason IS NULL THEN email_found END AS email,
+    ts_event AS timestamp,
     coalesce(ts_original, ts_given) AS original_timestamp,
     ts_sent AS sent_at,
     ts_received AS received_at,
@@ -296,7 +394,9 @@ SELECT
     reason,
     CASE reason
         WHEN 'wrong_type' THEN coalesce(bad_type_field, 'batch')
-        WHEN 'bad_timestamp' THEN bad_time_field
+        WHEN 'empty_batch' THEN 'batch'
+        WHEN 'bad_timestamp' THEN coalesce(bad_time_field, 'sentAt')
+        WHEN 'bad_id' THEN bad_id_field
         WHEN 'missing_type' THEN 'type'
         WHEN 'unknown_type' THEN 'type'
         WHEN 'missing_event' THEN 'event'
@@ -314,6 +414,7 @@ SELECT
         WHEN 'not_an_object' THEN 'expected a JSON object, found ' || {_kind_name("json_type(raw)")}
         WHEN 'batch_too_large' THEN 'the batch has ' || json_array_length(raw, '$.batch')
             || ' events; the limit is {limits.max_batch_events}'
+        WHEN 'empty_batch' THEN 'the batch has no events'
         WHEN 'missing_type' THEN '{what} has no ''type'''
         WHEN 'wrong_type' THEN CASE WHEN bad_type_field IS NULL
             THEN 'field ''batch'' must be an array'
@@ -336,12 +437,25 @@ SELECT
         WHEN 'missing_event' THEN 'a track call needs a non-empty ''event'''
         WHEN 'missing_group_id' THEN 'a group call needs ''groupId'''
         WHEN 'missing_previous_id' THEN 'an alias call needs ''previousId'''
-        WHEN 'bad_timestamp' THEN 'field ''' || bad_time_field || ''' is '
-            || (raw -> ('$.' || bad_time_field))::VARCHAR || '; expected an ISO-8601 time'
+        WHEN 'bad_id' THEN 'field ''' || bad_id_field || ''' holds a control character '
+            || '(NUL, a line break...); an id must be printable text'
+        WHEN 'bad_timestamp' THEN CASE
+            WHEN bad_time_field = 'sentAt' AND NOT has_ts_sent
+                THEN 'the batch''s ''sentAt'' is ' || batch_sent_at::VARCHAR
+            WHEN bad_time_field IS NOT NULL THEN 'field ''' || bad_time_field || ''' is '
+                || (raw -> ('$.' || bad_time_field))::VARCHAR
+            ELSE 'the clock-skew correction receivedAt - (sentAt - timestamp) gives '
+                || (ts_received - (ts_sent - coalesce(ts_original, ts_given)))::VARCHAR
+            END || '; expected an ISO-8601 time {window.describe()}'
     END AS detail,
     CASE WHEN reason IS NOT NULL AND reason NOT IN ('{ENVELOPE}', '{BLANK}')
          THEN coalesce(encode(raw), bad_bytes) END AS raw_bytes
-FROM {checked}
+FROM (
+    SELECT * REPLACE (
+        CASE WHEN {email_bad} THEN 'bad_id' ELSE reason END AS reason,
+        CASE WHEN {email_bad} THEN 'traits.email' ELSE bad_id_field END AS bad_id_field)
+    FROM (SELECT *, {email} AS email_found FROM {checked})
+)
 """
     return [
         parse,
