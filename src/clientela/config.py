@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -126,6 +127,15 @@ class IngestSettings(_Section):
     max_batch_bytes: int = Field(default=500 * 1024, gt=0)
     max_batch_events: int = Field(default=2500, gt=0)
     chunk_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    # Times outside [earliest, latest) (UTC) are quarantined as bad_timestamp.
+    earliest: date = date(1970, 1, 1)
+    latest: date = date(2100, 1, 1)
+
+    @model_validator(mode="after")
+    def _window(self) -> IngestSettings:
+        if self.earliest >= self.latest:
+            raise ValueError(f"earliest ({self.earliest}) must be before latest ({self.latest})")
+        return self
 
 
 class IdentitySettings(_Section):
@@ -138,6 +148,15 @@ class IdentitySettings(_Section):
     def all_junk_ids(self) -> list[str]:
         """Built-in junk ids plus the workspace's own, normalised for comparison."""
         return sorted({*BUILTIN_JUNK_IDS, *(j.strip().lower() for j in self.junk_ids)})
+
+
+class PrivacySettings(_Section):
+    """Privacy: how long the verbatim raw text of landed events is kept
+    (:mod:`clientela.privacy`)."""
+
+    keep_raw_days: int | None = Field(default=None, ge=0, strict=True)
+    """Drop the raw text of events received more than this many days ago (normalised columns
+    stay); unset keeps it forever. Applied by ``clientela privacy retention``."""
 
 
 class ContactColumns(_Section):
@@ -764,6 +783,7 @@ class Settings(_Section):
     server: ServerSettings = Field(default_factory=ServerSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     import_: ImportSettings = Field(default_factory=ImportSettings, alias="import")
     report: ReportSettings = Field(default_factory=ReportSettings)
     models: dict[str, ModelSettings] = Field(default_factory=_default_models)
@@ -896,6 +916,10 @@ max_batch_bytes = 512000
 max_batch_events = 2500
 # How much input is landed as one segment file.
 chunk_bytes = 67108864
+# Times outside [earliest, latest) (UTC, also after the sentAt clock-skew correction) go to
+# quarantine as bad_timestamp. Move 'earliest' back to land older history.
+earliest = 1970-01-01
+latest = 2100-01-01
 
 [identity]
 # Ids never treated as a person's id, on top of the built-in list (null, undefined, 0, ...).
@@ -904,6 +928,11 @@ junk_ids = []
 merge_identified_on_email = false
 # Groups of userIds that are one person, e.g. [["u_1", "u_2"]].
 force_merge = []
+
+[privacy]
+# Drop the verbatim raw text of landed events received more than this many days ago
+# (normalised columns stay) when 'clientela privacy retention' runs. Unset: keep forever.
+# keep_raw_days = 365
 
 [import.contacts]
 # Which CRM columns hold what. Unmapped columns become traits (snake_case names).
