@@ -29,9 +29,9 @@ from pydantic import BaseModel, Field, StringConstraints
 from clientela.api.auth import admin_key
 from clientela.api.errors import ApiError
 from clientela.api.views import Error
-from clientela.errors import NotFoundError
+from clientela.errors import ClientelaError, NotFoundError
 from clientela.keys import NAME_PATTERN, ApiKeyError, KeyInfo, create_key, list_keys, revoke_key
-from clientela.workspace import Workspace
+from clientela.workspace import Workspace, open_workspace
 
 log = logging.getLogger(__name__)
 
@@ -302,24 +302,33 @@ def get_quarantined(
     "/quarantine/retry",
     tags=["admin"],
     summary="Land open records again",
-    responses={409: _error("A retry is already working (code retry_in_progress).")},
+    responses={
+        409: _error(
+            "A retry is already working (code retry_in_progress), or clientela.toml is not "
+            "valid (code invalid_config)."
+        )
+    },
 )
 def retry_quarantine(
     request: Request, body: Annotated[RetryRequest | None, Body()] = None
 ) -> RetryResult:
     """Run the open event records matching the filters (all when none) through landing again
-    (``clientela quarantine retry``), typically after a config change; the ones that land are
-    no longer listed, the others stay with their new reason. One retry at a time."""
+    (``clientela quarantine retry``), typically after a config change: the workspace's
+    ``clientela.toml`` is read afresh for it, as the command does. The ones that land are no
+    longer listed, the others stay with their new reason. One retry at a time."""
     from clientela.api.log import _ServerWorkspace
     from clientela.ingest.quarantine import QuarantineFilter, retry
 
     flt = body or RetryRequest()
-    workspace = _workspace(request)
-    # Landing while the server lands: leave tmp/ alone, as the server's compactor does.
-    landing = _ServerWorkspace(workspace.root, workspace.settings)
     if not _retry_lock.acquire(blocking=False):
         raise ApiError(409, "retry_in_progress", "a quarantine retry is already working")
     try:
+        try:
+            settings = open_workspace(_workspace(request).root).settings
+        except ClientelaError as exc:
+            raise ApiError(409, "invalid_config", f"cannot retry: {exc}") from None
+        # Landing while the server lands: leave tmp/ alone, as the server's compactor does.
+        landing = _ServerWorkspace(_workspace(request).root, settings)
         report = retry(
             landing, QuarantineFilter(reason=flt.reason, source=flt.source, quarantine_id=flt.id)
         )

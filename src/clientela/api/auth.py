@@ -98,6 +98,10 @@ def _named(kinds: Iterable[str]) -> str:
     return " or ".join(ordered)
 
 
+def _a(words: str) -> str:
+    return ("an " if words[:1] in "aeiou" else "a ") + words
+
+
 def authenticate(
     request: Request, allowed: KeyKind | Iterable[KeyKind], body_key: str | None = None
 ) -> KeyInfo:
@@ -126,7 +130,7 @@ def authenticate(
         raise ApiError(
             403,
             "forbidden",
-            f"a {info.kind} key cannot be used here; this endpoint needs a {_named(kinds)} key",
+            f"{_a(info.kind)} key cannot be used here; this endpoint needs {_a(_named(kinds))} key",
         )
     return info
 
