@@ -52,6 +52,14 @@ EVENTS_COPY_OPTIONS = (
     "STRING_DICTIONARY_PAGE_SIZE_LIMIT 1, ROW_GROUP_SIZE 500000"
 )
 PLAIN_COPY_OPTIONS = "FORMAT parquet, COMPRESSION zstd"
+# Where a rejected record's raw JSON names its person (checked by Tombstones.drop_from).
+_RAW_PATHS = (
+    "$.userId",
+    "$.anonymousId",
+    "$.previousId",
+    "$.traits.email",
+    "$.context.traits.email",
+)
 
 
 def normalise_identity(value: str) -> str:
@@ -62,7 +70,8 @@ def normalise_identity(value: str) -> str:
 
 def normalised_sql(expr: str) -> str:
     """SQL for :func:`normalise_identity` of a text expression (NULL stays NULL)."""
-    return f"(CASE WHEN contains({expr}, '@') THEN lower(trim({expr})) ELSE trim({expr}) END)"
+    text = f"({expr})::VARCHAR"
+    return f"(CASE WHEN contains({text}, '@') THEN lower(trim({text})) ELSE trim({text}) END)"
 
 
 def sql_text(value: str) -> str:
@@ -136,28 +145,42 @@ class Tombstones:
         ]
         return "coalesce(" + " OR ".join(tests) + ", false)"
 
-    def drop_from(self, con: Any, table: str, columns: Iterable[str] = IDENTITY_COLUMNS) -> int:
+    def drop_from(
+        self,
+        con: Any,
+        table: str,
+        columns: Iterable[str] = IDENTITY_COLUMNS,
+        raw_bytes: str | None = None,
+    ) -> int:
         """Delete the rows of ``table`` (in DuckDB connection ``con``) holding a forgotten
-        identity in any of ``columns``; returns how many were deleted."""
-        cols = list(columns)
-        values = ", ".join(normalised_sql('"' + c + '"') for c in cols)
+        identity in any of ``columns``; returns how many were deleted.
+
+        ``raw_bytes`` names a BLOB column holding a rejected record's bytes (NULL for accepted
+        ones): its ``userId``, ``anonymousId``, ``previousId``, ``traits.email`` and
+        ``context.traits.email`` are checked too, so a record that would be quarantined is
+        dropped rather than kept with the person's data in it.
+        """
+        exprs = [normalised_sql('"' + c + '"') for c in columns]
+        if raw_bytes is not None:
+            text = f'try(decode("{raw_bytes}"))'
+            exprs += [
+                normalised_sql(f"try(json_extract_string({text}, '{path}'))") for path in _RAW_PATHS
+            ]
         con.register(
             "forgotten_hashes", pa.table({"h": pa.array(sorted(self.hashes), pa.string())})
         )
         try:
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE forgotten_values AS SELECT v FROM ("
-                f"SELECT DISTINCT unnest([{values}]) AS v FROM {table}) "
+                f"SELECT DISTINCT unnest([{', '.join(exprs)}]) AS v FROM {table}) "
                 f"WHERE v IS NOT NULL AND sha256({sql_text(self.salt)} || v) "
                 "IN (SELECT h FROM forgotten_hashes)"
             )
             row = con.execute("SELECT count(*) FROM forgotten_values").fetchone()
             if not row or not row[0]:
                 return 0
-            hit = " OR ".join(
-                normalised_sql('"' + c + '"') + " IN (SELECT v FROM forgotten_values)" for c in cols
-            )
-            deleted = con.execute(f"DELETE FROM {table} WHERE {hit}").fetchone()
+            hit = " OR ".join(f"{e} IN (SELECT v FROM forgotten_values)" for e in exprs)
+            deleted = con.execute(f"DELETE FROM {table} WHERE coalesce({hit}, false)").fetchone()
             return int(deleted[0]) if deleted else 0
         finally:
             con.execute("DROP TABLE IF EXISTS forgotten_values")
