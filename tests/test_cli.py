@@ -51,7 +51,8 @@ def test_full_flow(tmp_path: Path) -> None:
     assert "u1" in result.output and "Webinar Attended" in result.output and "CTO" in result.output
     result = runner.invoke(app, ["contacts", "list", "--format", "csv", "-w", str(ws)])
     assert result.output.splitlines()[0].startswith("contact_id,email")
-    result = runner.invoke(app, ["quarantine", "list", "-w", str(ws)])
+    # Wide enough for the source path not to fold, however long the temporary folder's name.
+    result = runner.invoke(app, ["quarantine", "list", "-w", str(ws)], env={"COLUMNS": "300"})
     assert "invalid_json" in result.output and "e.jsonl:4" in result.output
 
 

@@ -1,8 +1,9 @@
 """The ``clientela`` command line (Typer + Rich), one module per command group.
 
-``common`` holds the app, consoles, shared options and flag parsing; ``output`` how rows are
-printed and written. The command modules register themselves on ``app`` when imported, in the
-order the commands are listed by ``clientela --help``:
+``common`` holds the app, shared options and flag parsing; ``output`` the consoles and how
+data is printed and written (verbatim: no markup from data, no formulas in CSV). The command
+modules register themselves on ``app`` when imported, in the order the commands are listed
+by ``clientela --help``:
 
 - ``ingest``: init, ingest, import contacts|accounts
 - ``quarantine``: quarantine list|show|retry

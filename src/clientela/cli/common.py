@@ -1,5 +1,5 @@
-"""What every command shares: the app, consoles, option types, workspace and engine
-helpers, and the parsing of flags."""
+"""What every command shares: the app and its error handling, option types, workspace and
+engine helpers, and the parsing of flags (how data is shown is in ``output``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -21,10 +20,8 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from clientela.cli.output import err_console, styled
 from clientela.errors import ClientelaError
-
-console = Console()
-err_console = Console(stderr=True)
 
 app = typer.Typer(
     name="clientela",
@@ -73,7 +70,7 @@ def main() -> None:
     except ClientelaError as exc:
         if _state["debug"]:
             raise
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(styled("[bold red]error:[/] {}", exc), soft_wrap=True)
         sys.exit(1)
     except typer.Abort:
         err_console.print("aborted")
@@ -91,8 +88,9 @@ def main() -> None:
         if _state["debug"]:
             raise
         err_console.print(
-            f"[bold red]error:[/] {type(exc).__name__}: {exc} (run with --debug for details)",
-            highlight=False,
+            styled(
+                "[bold red]error:[/] {}: {} (run with --debug for details)", type(exc).__name__, exc
+            ),
             soft_wrap=True,
         )
         sys.exit(1)

@@ -10,8 +10,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from clientela.cli.common import WorkspaceOpt, _engine, _first, _listed, app, console
-from clientela.cli.output import _emit_rows, _num, _when
+from clientela.cli.common import WorkspaceOpt, _engine, _first, _listed, app
+from clientela.cli.output import _emit_rows, _num, _when, console, styled
 
 contacts_app = typer.Typer(help="Look at contacts (run 'clientela run' first).")
 app.add_typer(contacts_app, name="contacts")
@@ -87,7 +87,11 @@ def contacts_show(
             eng.published("stage_history").filter(_.contact_id == cid).order_by("entered_at")
         ).to_pylist()
 
-    console.print(f"[bold]{cid}[/]  {profile.get('email') or ''}  [bold]{view.get('label', '')}[/]")
+    console.print(
+        styled(
+            "[bold]{}[/]  {}  [bold]{}[/]", cid, profile.get("email") or "", view.get("label", "")
+        )
+    )
     _print_3d(view)
     console.print(
         f"first seen {_when(profile.get('first_seen'))}  "
@@ -109,15 +113,26 @@ def contacts_show(
         console.print(tt)
     if account:
         console.print(
-            f"[bold]account[/] {account['account_id']} {account.get('name') or ''} "
-            f"({account.get('domain') or 'no domain'}, {account.get('members', 0)} members)"
+            styled(
+                "[bold]account[/] {} {} ({}, {} members)",
+                account["account_id"],
+                account.get("name") or "",
+                account.get("domain") or "no domain",
+                account.get("members", 0),
+            )
         )
     for m in members:
         console.print(f"  member of {m['account_id']} since {_when(m['since'])} ({m['reasons']})")
     for c in conflicts:
         console.print(
-            f"[yellow]refused merge[/] {c['kind']} {c['value']}: kept with {c['kept_contact']}, "
-            f"not {c['refused_contact']} — {c['reason']}"
+            styled(
+                "[yellow]refused merge[/] {} {}: kept with {}, not {} — {}",
+                c["kind"],
+                c["value"],
+                c["kept_contact"],
+                c["refused_contact"],
+                c["reason"],
+            )
         )
     if history:
         ht = Table(title="stage history")
@@ -167,7 +182,7 @@ def _print_3d(view: dict[str, Any]) -> None:
     console.print(
         f"audience class: {cls}" + (f" — {view['evidence']}" if view.get("evidence") else "")
     )
-    console.print(f"[bold]next initiative:[/] {view.get('next_initiative')}")
+    console.print(styled("[bold]next initiative:[/] {}", view.get("next_initiative")))
 
 
 LIST_COLUMNS = (
@@ -284,7 +299,9 @@ def explain(
         ).to_pylist()
         settings = eng.workspace.settings
     console.print(
-        f"[bold]{cid}[/]  {view.get('label', '')}  as of {_when(run_info.get('as_of'))}"
+        styled(
+            "[bold]{}[/]  {}  as of {}", cid, view.get("label", ""), _when(run_info.get("as_of"))
+        )
         + (f"  model {chosen}" if chosen else "")
     )
     if not score_row or not score_row.get("scored"):
@@ -292,7 +309,7 @@ def explain(
             f"not scored as a lead: audience class {view.get('audience_class')} "
             f"(policy {view.get('policy')}) — {view.get('evidence') or 'no model applies'}"
         )
-        console.print(f"[bold]next initiative:[/] {view.get('next_initiative')}")
+        console.print(styled("[bold]next initiative:[/] {}", view.get("next_initiative")))
         return
     fit_rows = [r for r in rows if r["dimension"] == "fit"]
     ft = Table(title=f"fit = {score_row['fit']:g} → letter {score_row['fit_letter']}")
@@ -300,7 +317,9 @@ def explain(
         ft.add_column(col, overflow="fold", justify="right" if col == "points" else "left")
     for r in fit_rows:
         ft.add_row(r["rule"], r["detail"], f"{r['points']:+g}")
-    ft.add_row("[bold]total[/]", "", f"[bold]{sum(r['points'] for r in fit_rows):g}[/]")
+    ft.add_row(
+        styled("[bold]total[/]"), "", styled("[bold]{:g}[/]", sum(r["points"] for r in fit_rows))
+    )
     console.print(ft)
     eng_rows = [r for r in rows if r["dimension"] == "engagement"]
     raw = score_row["engagement_points"]
@@ -335,10 +354,16 @@ def explain(
             et.add_column(col, justify="left" if col in ("signal", "latest") else "right")
         for name, (n, raw_sum, pts, latest) in sorted(per.items(), key=lambda kv: -kv[1][2]):
             et.add_row(name, f"{n:,}", f"{raw_sum:,.0f}", f"{pts:,.3f}", _when(latest))
-    et.add_row("[bold]total[/]", "", "", f"[bold]{sum(r['points'] for r in eng_rows):,.3f}[/]", "")
+    total = sum(r["points"] for r in eng_rows)
+    et.add_row(styled("[bold]total[/]"), "", "", styled("[bold]{:,.3f}[/]", total), "")
     console.print(et)
     console.print(
-        f"lifecycle: [bold]{view.get('stage')}[/] ({view.get('stage_reason')}), "
-        f"{view.get('orders', 0)} orders, tenure {_num(view.get('tenure_days'), 0) or '-'} days"
+        styled(
+            "lifecycle: [bold]{}[/] ({}), {} orders, tenure {} days",
+            view.get("stage"),
+            view.get("stage_reason"),
+            view.get("orders", 0),
+            _num(view.get("tenure_days"), 0) or "-",
+        )
     )
-    console.print(f"[bold]next initiative:[/] {view.get('next_initiative')}")
+    console.print(styled("[bold]next initiative:[/] {}", view.get("next_initiative")))

@@ -15,11 +15,11 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from clientela.cli.common import _first, app, console, err_console
+from clientela.cli.common import _first, app
 from clientela.cli.contacts import contacts_list, explain
 from clientela.cli.ingest import _print_import, _print_landing
 from clientela.cli.metrics import metrics_command
-from clientela.cli.output import _when
+from clientela.cli.output import _when, console, err_console
 from clientela.cli.report import report_command
 from clientela.cli.run import _print_score_summary
 

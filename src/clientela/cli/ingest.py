@@ -8,7 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-from clientela.cli.common import WorkspaceOpt, _bytes_progress, _workspace, app, console
+from clientela.cli.common import WorkspaceOpt, _bytes_progress, _workspace, app
+from clientela.cli.output import console, styled
 
 import_app = typer.Typer(help="Import CRM files (CSV or Parquet) with a column mapping.")
 app.add_typer(import_app, name="import")
@@ -28,7 +29,7 @@ def init(
     from clientela.workspace import init_workspace
 
     ws = init_workspace(directory, preset=preset)
-    console.print(f"workspace ready at [bold]{ws.root}[/] (settings in clientela.toml)")
+    console.print(styled("workspace ready at [bold]{}[/] (settings in clientela.toml)", ws.root))
 
 
 @app.command()
@@ -53,10 +54,19 @@ def ingest(
 
 def _print_landing(report: Any, seconds: float) -> None:
     rate = report.accepted / seconds if seconds > 0 else 0.0
+    colour = "red" if report.quarantined else "green"
     console.print(
-        f"accepted [bold green]{report.accepted:,}[/]  duplicate [bold]{report.duplicates:,}[/]  "
-        f"quarantined [bold {'red' if report.quarantined else 'green'}]{report.quarantined:,}[/]"
-        f"  (blank lines skipped: {report.blank:,}; {seconds:.1f} s, {rate:,.0f} events/s)"
+        styled(
+            "accepted [bold green]{:,}[/]  duplicate [bold]{:,}[/]  "
+            f"quarantined [bold {colour}]{{:,}}[/]"
+            "  (blank lines skipped: {:,}; {:.1f} s, {:,.0f} events/s)",
+            report.accepted,
+            report.duplicates,
+            report.quarantined,
+            report.blank,
+            seconds,
+            rate,
+        )
     )
     if report.reasons:
         reasons = ", ".join(f"{k}: {v}" for k, v in sorted(report.reasons.items()))
@@ -84,8 +94,13 @@ def _mapping_from_flags(kind: str, ws: Any, flags: dict[str, str | None], traits
 def _print_import(report: Any, kind: str) -> None:
     mapped = ", ".join(f"{k} ← {v!r}" for k, v in report.columns.items())
     console.print(
-        f"{kind}: accepted [bold green]{report.accepted:,}[/]  quarantined "
-        f"[bold]{report.quarantined:,}[/]  of {report.rows:,} rows"
+        styled(
+            "{}: accepted [bold green]{:,}[/]  quarantined [bold]{:,}[/]  of {:,} rows",
+            kind,
+            report.accepted,
+            report.quarantined,
+            report.rows,
+        )
     )
     console.print(f"columns: {mapped}")
     if report.traits:

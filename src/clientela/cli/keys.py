@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from clientela.cli.common import WorkspaceOpt, _workspace, app, console, err_console
+from clientela.cli.common import WorkspaceOpt, _workspace, app
+from clientela.cli.output import console, err_console, styled
 
 keys_app = typer.Typer(help="API keys of the server: write keys ingest, read keys read.")
 app.add_typer(keys_app, name="keys")
@@ -25,9 +26,12 @@ def keys_create(
 
     info, key = create_key(_workspace(workspace), kind, name)
     err_console.print(
-        f"created {info.kind} key [bold]{info.name}[/] (id {info.id}); "
-        "store it now, it is not shown again:",
-        highlight=False,
+        styled(
+            "created {} key [bold]{}[/] (id {}); store it now, it is not shown again:",
+            info.kind,
+            info.name,
+            info.id,
+        )
     )
     typer.echo(key)
 

@@ -8,9 +8,10 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from clientela.cli.common import WorkspaceOpt, _date_flag, _listed, _pairs, _workspace, app, console
-from clientela.cli.output import _emit_rows, _when
+from clientela.cli.common import WorkspaceOpt, _date_flag, _listed, _pairs, _workspace, app
+from clientela.cli.output import _emit_rows, _when, console, styled
 
 
 def _print_catalogue() -> None:
@@ -22,7 +23,7 @@ def _print_catalogue() -> None:
     table.add_column("options (-o NAME=VALUE)", overflow="fold")
     for metric in sorted(metrics.REGISTRY.values(), key=lambda m: (m.family, m.name)):
         options = ", ".join(f"{k}={v}" for k, v in metric.options.items())
-        table.add_row(metric.name, f"{metric.title} [dim]({metric.family})[/]", options)
+        table.add_row(metric.name, styled("{} [dim]({})[/]", metric.title, metric.family), options)
     console.print(table)
 
 
@@ -99,7 +100,7 @@ def metrics_command(
             table = metrics.who(eng, ws.settings, name, cell, query)
             _emit_rows(table, fmt, out, title=f"{name}: who is behind {who}")
             return
-        with console.status(f"computing {name} ..."):
+        with console.status(Text(f"computing {name} ...")):
             result = metrics.compute(eng, ws.settings, name, query)
     finally:
         eng.close()
@@ -176,12 +177,12 @@ def _emit_metric(result: Any, metric: Any, fmt: str, out: Path | None) -> None:
         needed += widest + 2
         table.add_column(column, justify="right" if column in units else "left", min_width=widest)
     for line in lines:
-        table.add_row(*[f"[dim]{c}[/]" if c == "n/a" else c for c in line])
+        table.add_row(*[Text(c, style="dim") if c == "n/a" else c for c in line])
     # Never squeeze a metric's columns: a table wider than the terminal is printed whole
     # (the terminal wraps the lines) rather than with shortened numbers or names.
     console.print(table, width=max(console.width, needed), crop=False)
     if not result.rows:
-        console.print("[dim]nothing in this range[/]")
+        console.print(styled("[dim]nothing in this range[/]"))
     for reason, where in reasons.items():
         shown = ", ".join(where[:4]) + (f" and {len(where) - 4} more" if len(where) > 4 else "")
-        console.print(f"[dim]n/a: {reason} ({shown})[/]", highlight=False)
+        console.print(styled("[dim]n/a: {} ({})[/]", reason, shown))

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from clientela.cli.common import WorkspaceOpt, _workspace, app, console
-from clientela.cli.output import _when
+from clientela.cli.common import WorkspaceOpt, _workspace, app
+from clientela.cli.output import _when, console, styled
 
 quarantine_app = typer.Typer(help="Inspect and re-process rejected records.")
 app.add_typer(quarantine_app, name="quarantine")
@@ -63,20 +63,16 @@ def quarantine_show(
     from clientela.ingest.quarantine import get
 
     row = get(_workspace(workspace), quarantine_id)
-    console.print(f"[bold]id[/]      {row['quarantine_id']}")
-    console.print(f"[bold]kind[/]    {row['kind']}")
-    console.print(f"[bold]where[/]   {_where(row)}")
-    console.print(f"[bold]reason[/]  {row['reason']} (field: {row.get('field') or '-'})")
-    console.print(f"[bold]detail[/]  {row['detail']}")
-    console.print(f"[bold]when[/]    {_when(row['quarantined_at'])}")
+    console.print(styled("[bold]id[/]      {}", row["quarantine_id"]))
+    console.print(styled("[bold]kind[/]    {}", row["kind"]))
+    console.print(styled("[bold]where[/]   {}", _where(row)))
+    console.print(styled("[bold]reason[/]  {} (field: {})", row["reason"], row.get("field") or "-"))
+    console.print(styled("[bold]detail[/]  {}", row["detail"]))
+    console.print(styled("[bold]when[/]    {}", _when(row["quarantined_at"])))
     raw = bytes(row["raw"] or b"")
     text = raw.decode("utf-8", errors="backslashreplace")
-    console.print("[bold]raw[/]", highlight=False)
-    console.print(
-        text if len(text) < 4000 else text[:4000] + f"… ({len(raw):,} bytes)",
-        highlight=False,
-        markup=False,
-    )
+    console.print(styled("[bold]raw[/]"))
+    console.print(text if len(text) < 4000 else text[:4000] + f"… ({len(raw):,} bytes)")
 
 
 @quarantine_app.command("retry")
@@ -95,8 +91,14 @@ def quarantine_retry(
     )
     landing = report.landing
     console.print(
-        f"retried {report.retried:,}: landed [bold green]{landing.accepted:,}[/], "
-        f"already landed {landing.duplicates:,}, still rejected [bold]{landing.quarantined:,}[/]"
+        styled(
+            "retried {:,}: landed [bold green]{:,}[/], already landed {:,}, "
+            "still rejected [bold]{:,}[/]",
+            report.retried,
+            landing.accepted,
+            landing.duplicates,
+            landing.quarantined,
+        )
     )
     for kind, count in report.skipped_kinds.items():
         console.print(

@@ -14,15 +14,8 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from clientela.cli.common import (
-    EngineOpt,
-    WorkspaceOpt,
-    _date_flag,
-    _workspace,
-    app,
-    console,
-    err_console,
-)
+from clientela.cli.common import EngineOpt, WorkspaceOpt, _date_flag, _workspace, app
+from clientela.cli.output import console, err_console
 
 
 @app.command("report")

@@ -15,17 +15,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from clientela.cli.common import (
-    AsOfOpt,
-    EngineOpt,
-    WorkspaceOpt,
-    _engine,
-    _parse_as_of,
-    app,
-    console,
-    err_console,
-)
-from clientela.cli.output import _when
+from clientela.cli.common import AsOfOpt, EngineOpt, WorkspaceOpt, _engine, _parse_as_of, app
+from clientela.cli.output import _when, console, err_console, styled
 
 
 def _run_job(workspace: Path | None, engine: str | None, as_of: datetime | None) -> Any:
@@ -104,4 +95,5 @@ def _print_score_summary(eng: Any) -> None:
         rows = eng.to_arrow(
             view.group_by(column).aggregate(n=_.count()).order_by([_.n.desc(), column])
         ).to_pylist()
-        console.print(f"[bold]{title}:[/] " + ", ".join(f"{r[column]} {r['n']:,}" for r in rows))
+        listed = ", ".join(f"{r[column]} {r['n']:,}" for r in rows)
+        console.print(styled("[bold]{}:[/] {}", title, listed))

@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from clientela.cli.common import WorkspaceOpt, _workspace, app, console
+from clientela.cli.common import WorkspaceOpt, _workspace, app
+from clientela.cli.output import console, styled
 
 
 @app.command()
@@ -41,5 +42,7 @@ def serve(
     server = create_app(ws)
     server.state.ingest_options = IngestOptions(rotate_seconds=compact_seconds)
     tune_gc()
-    console.print(f"serving [bold]{ws.root}[/] at http://{host}:{port}  (Ctrl-C stops)")
+    console.print(
+        styled("serving [bold]{}[/] at http://{}:{}  (Ctrl-C stops)", ws.root, host, port)
+    )
     uvicorn.run(server, host=host, port=port, access_log=access_log, log_level="info")
