@@ -469,3 +469,51 @@ def test_every_operation_is_audited_without_pii(world: Workspace, tmp_path: Path
         datetime.fromisoformat(record["at"])
     assert leaks(world.state_dir) == []
     assert os.stat(world.state_dir / "audit.jsonl").st_mode & 0o077 == 0
+
+
+# -- the API -----------------------------------------------------------------------------------
+
+
+def test_api_forget_and_export_take_admin_keys_only(world: Workspace) -> None:
+    """Inside a running server: the log (a left-over file and a fresh event) is landed
+    first, then she is forgotten from everything; reads of her answer 404 afterwards."""
+    from fastapi.testclient import TestClient
+
+    from clientela.api import create_app
+    from clientela.api.privacy import router
+    from clientela.keys import create_key
+
+    keys = {kind: create_key(world, kind, f"privacy-{kind}") for kind in ("admin", "read", "write")}
+    admin_id = keys["admin"][0].id
+    app = create_app(world)
+    app.include_router(router)  # the lead registers it in create_app
+
+    def bearer(kind: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {keys[kind][1]}"}
+
+    body = {"id": ADA_EMAIL}
+    with TestClient(app, raise_server_exceptions=False) as client:
+        fresh = {"userId": "u-ada-1815", "event": "Fresh", "messageId": "f1"}
+        assert client.post("/v1/track", json=fresh, headers=bearer("write")).status_code == 200
+        for path in ("/api/privacy/forget", "/api/privacy/export"):
+            assert client.post(path, json=body).status_code == 401
+            for kind in ("read", "write"):
+                answer = client.post(path, json=body, headers=bearer(kind))
+                assert answer.status_code == 403, (path, kind, answer.text)
+            assert client.post(path, json={"id": ""}, headers=bearer("admin")).status_code == 422
+        exported = client.post("/api/privacy/export", json=body, headers=bearer("admin"))
+        assert exported.status_code == 200
+        assert exported.json()["summary"]["counts"]["landed.events"] == 6
+        forgotten = client.post("/api/privacy/forget", json=body, headers=bearer("admin"))
+        assert forgotten.status_code == 200, forgotten.text
+        result = forgotten.json()
+        # Six from files; h1, h2, h5 from the left-over log and f1 from the live one.
+        assert result["removed"]["events"] == 10
+        assert ADA_EMAIL not in forgotten.text
+        shown = client.get("/api/contacts/u-ada-1815", headers=bearer("read"))
+        assert shown.status_code == 404
+        bob = client.get(f"/api/contacts/{BOB}", headers=bearer("read"))
+        assert bob.status_code == 200
+    assert leaks(world.root) == []
+    actors = [(r["operation"], r["actor"]) for r in privacy.read_audit(world)]
+    assert actors == [("export", f"key:{admin_id}"), ("forget", f"key:{admin_id}")]
