@@ -52,6 +52,8 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/admin/quarantine"): ADMIN,
     ("GET", "/api/admin/quarantine/{quarantine_id}"): ADMIN,
     ("POST", "/api/admin/quarantine/retry"): ADMIN,
+    ("POST", "/api/privacy/forget"): ADMIN,
+    ("POST", "/api/privacy/export"): ADMIN,
     ("GET", "/openapi.json"): PUBLIC,
     ("GET", "/docs"): PUBLIC,
     ("GET", "/docs/assets/{name}"): PUBLIC,
@@ -161,6 +163,8 @@ def _request(stage: Stage, method: str, path: str) -> tuple[str, dict[str, Any]]
         options["json"] = {"kind": "read"}
     elif (method, path) == ("POST", "/api/admin/quarantine/retry"):
         options["json"] = {"id": stage.quarantine_id}
+    elif path.startswith("/api/privacy/"):
+        options["json"] = {"id": "nobody@nowhere.example"}  # nobody: nothing to forget
     return url, options
 
 

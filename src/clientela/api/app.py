@@ -2,7 +2,8 @@
 
 Routers: ingestion (``/v1/*``, Segment's HTTP Tracking API, :mod:`clientela.api.ingest`),
 the read API (``/api/*``, :mod:`clientela.api.read`), runs of the main job (``/api/runs``,
-:mod:`clientela.api.runs`) and the admin API (``/api/admin/*``, :mod:`clientela.api.admin`).
+:mod:`clientela.api.runs`), the admin API (``/api/admin/*``, :mod:`clientela.api.admin`) and
+the privacy API (``/api/privacy/*``, :mod:`clientela.api.privacy`).
 Which kind of key each takes is stated in :mod:`clientela.api.auth`. Errors are always JSON
 with ``code`` and ``message`` (:mod:`clientela.api.errors`).
 """
@@ -14,6 +15,7 @@ from fastapi import FastAPI
 from clientela.api.admin import router as admin_router
 from clientela.api.errors import install_handlers
 from clientela.api.ingest import install as install_ingestion
+from clientela.api.privacy import router as privacy_router
 from clientela.api.read import router as read_router
 from clientela.api.runs import router as runs_router
 from clientela.workspace import Workspace
@@ -34,4 +36,5 @@ def create_app(workspace: Workspace) -> FastAPI:
     app.include_router(read_router)  # /api/* (read keys), /docs (Swagger UI, no CDN)
     app.include_router(runs_router)  # /api/runs (start: admin keys; follow: read keys)
     app.include_router(admin_router)  # /api/admin/* (admin keys)
+    app.include_router(privacy_router)  # /api/privacy/* (admin keys)
     return app
