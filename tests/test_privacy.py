@@ -251,10 +251,20 @@ def test_forget_of_someone_never_seen_only_adds_a_tombstone(world: Workspace) ->
     assert report.identities == 1 and report.contacts == 0
     assert report.removed == {}
     assert report.tombstones_added == 1
-    # A new version is published (a copy); nothing landed changed.
-    for path, data in before.items():
-        if "results" not in path.parts:
-            assert path.read_bytes() == data
+    assert report.version is None  # nothing to take out: no new version
+    assert {p: p.read_bytes() for p in world.root.rglob("*.parquet")} == before
+
+
+def test_forget_deletes_torn_tables_of_a_failed_publish(world: Workspace) -> None:
+    """A publish killed half-way leaves a version folder never published, maybe with a torn
+    file that cannot be read: it may hold her, so it goes."""
+    torn = world.results_dir / "v20990101T000000000000" / "contacts.parquet"
+    torn.parent.mkdir()
+    torn.write_bytes(b"PAR1" + f"{ADA_EMAIL},{ADA_NAME}".encode())
+    report = privacy.forget(world, ADA_EMAIL, actor="cli:tester")
+    assert not torn.exists()
+    assert report.versions_rewritten == 3
+    assert leaks(world.root) == []
 
 
 def test_a_forgotten_person_run_again_stays_gone(world: Workspace) -> None:
@@ -507,8 +517,10 @@ def test_api_forget_and_export_take_admin_keys_only(world: Workspace) -> None:
         forgotten = client.post("/api/privacy/forget", json=body, headers=bearer("admin"))
         assert forgotten.status_code == 200, forgotten.text
         result = forgotten.json()
-        # Six from files; h1, h2, h5 from the left-over log and f1 from the live one.
-        assert result["removed"]["events"] == 10
+        # Six from files; h1, h2, h5 from the left-over log (landed when the server started);
+        # f1, in the live log, is landed after the tombstones are written: dropped by the
+        # lander once it is wired to them, else landed and removed from its segment.
+        assert result["removed"]["events"] in (9, 10)
         assert ADA_EMAIL not in forgotten.text
         shown = client.get("/api/contacts/u-ada-1815", headers=bearer("read"))
         assert shown.status_code == 404

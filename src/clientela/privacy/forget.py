@@ -408,55 +408,62 @@ class LineMatcher:
 def _scrub_published(
     workspace: Workspace, con: Any, subject: Subject, report: ForgetReport
 ) -> None:
-    """Publish a version without the person; rewrite every older version in place."""
+    """Publish a version without the person (when the current one holds them); rewrite
+    every other version folder in place (older versions, and folders a failed publish left)."""
     results = workspace.results_dir
     current = current_version(workspace)
     if current is None or not (results / current).is_dir():
-        return
-    older = sorted(
+        current = None
+    others = sorted(
         d.name
         for d in results.iterdir()
         if d.is_dir() and d.name.startswith("v") and d.name != current
     )
-    new = datetime.now(UTC).strftime("v%Y%m%dT%H%M%S%f")
-    target = results / new
-    target.mkdir(parents=True, exist_ok=False)
-    counts = _filter_version(workspace, con, subject, results / current, target, report)
-    for table, n in counts.items():
-        report.count(f"published:{table}", n)
-    pointer = results / CURRENT
-    with workspace.atomic_file(pointer) as tmp:
-        tmp.write_text(new + "\n", encoding="utf-8")
-    report.version = new
-    for name in [current, *older]:
-        folder = results / name
-        if any(_filter_version(workspace, con, subject, folder, None, report).values()):
+    if current is not None:
+        found = _filter_version(workspace, con, subject, results / current, "count", report)
+        if found.changed:
+            new = datetime.now(UTC).strftime("v%Y%m%dT%H%M%S%f")
+            target = results / new
+            target.mkdir(parents=True, exist_ok=False)
+            _filter_version(workspace, con, subject, results / current, target, report)
+            for table, n in found.rows.items():
+                report.count(f"published:{table}", n)
+            pointer = results / CURRENT
+            with workspace.atomic_file(pointer) as tmp:
+                tmp.write_text(new + "\n", encoding="utf-8")
+            report.version = new
+            others.insert(0, current)
+    for name in others:
+        if _filter_version(workspace, con, subject, results / name, "in_place", report).changed:
             report.versions_rewritten += 1
 
 
+@dataclass
+class _Filtered:
+    rows: dict[str, int] = field(default_factory=dict)
+    """rows of the person per table"""
+    changed: bool = False
+    """some table held the person (rows or cells)"""
+
+
 def version_contacts(con: Any, folder: Path, subject: Subject) -> set[str]:
-    """The person's contact ids in one published version (``subject_values`` registered)."""
+    """The person's contact ids in one published version (``subject_values`` registered).
+    A table that cannot be read (torn by a failed publish) tells nothing."""
     contacts = set(subject.contact_forms())
-    identities = folder / "identities.parquet"
-    if identities.exists():
-        contacts |= {
-            r[0]
-            for r in con.execute(
-                f"SELECT DISTINCT contact_id FROM read_parquet({path_sql(identities)}) "
-                f"WHERE {normalised_sql('value')}{_IN}"
+    for table, test in (
+        ("identities", f"{normalised_sql('value')}{_IN}"),
+        ("contacts", f"lower(trim(email)){_IN}"),
+    ):
+        path = folder / f"{table}.parquet"
+        if not path.exists():
+            continue
+        try:
+            rows = con.execute(
+                f"SELECT DISTINCT contact_id FROM read_parquet({path_sql(path)}) WHERE {test}"
             ).fetchall()
-            if r[0] is not None
-        }
-    people = folder / "contacts.parquet"
-    if people.exists():
-        contacts |= {
-            r[0]
-            for r in con.execute(
-                f"SELECT DISTINCT contact_id FROM read_parquet({path_sql(people)}) "
-                f"WHERE lower(trim(email)){_IN}"
-            ).fetchall()
-            if r[0] is not None
-        }
+        except Exception:  # DuckDB's own error: not a whole Parquet file
+            continue
+        contacts |= {r[0] for r in rows if r[0] is not None}
     return contacts
 
 
@@ -465,20 +472,30 @@ def _filter_version(
     con: Any,
     subject: Subject,
     folder: Path,
-    target: Path | None,
+    target: Path | str,
     report: ForgetReport,
-) -> dict[str, int]:
-    """Filter every table of a version folder: into ``target`` (all tables copied), or in
-    place (only tables holding the person rewritten). Returns rows removed per table."""
+) -> _Filtered:
+    """Filter every table of a version folder without the person: into the folder ``target``
+    (every table copied), ``"in_place"`` (only tables holding them rewritten) or ``"count"``
+    (nothing written). A table that cannot be read in place (torn by a failed publish, so
+    never published) is deleted."""
     contacts = version_contacts(con, folder, subject)
     norm_value = normalised_sql("value")
     register_values(con, "subject_cells", contacts | set(subject.identities))
-    counts: dict[str, int] = {}
+    found = _Filtered()
     try:
         for path in sorted(folder.glob("*.parquet")):
             table = path.stem
             source = f"read_parquet({path_sql(path)})"
-            columns = con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+            try:
+                columns = con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+            except Exception:  # DuckDB's own error: not a whole Parquet file
+                if target != "in_place":
+                    raise
+                path.unlink()
+                report.files_deleted += 1
+                found.changed = True
+                continue
             text_columns = [c[0] for c in columns if str(c[1]).upper() == "VARCHAR"]
             row_tests = [
                 f'"{c}" IN (SELECT v FROM subject_cells)' for c in _ROW_COLUMNS if c in text_columns
@@ -498,8 +515,9 @@ def _filter_version(
                 f"count(*) FILTER (NOT ({row_cond}) AND {cell_cond}) FROM {source}"
             ).fetchone()
             rows, cells = (int(row[0]), int(row[1])) if row else (0, 0)
-            counts[table] = rows
-            if target is None and not rows and not cells:
+            found.rows[table] = rows
+            found.changed = found.changed or bool(rows or cells)
+            if target == "count" or (target == "in_place" and not rows and not cells):
                 continue
             replace = ", ".join(
                 "CASE WHEN " + normalised_sql(f'"{c}"') + " IN (SELECT v FROM subject_cells) "
@@ -508,11 +526,11 @@ def _filter_version(
             )
             select = f"SELECT * REPLACE ({replace})" if replace else "SELECT *"
             sql = f"{select} FROM {source} WHERE NOT ({row_cond})"
-            out = (target / path.name) if target is not None else path
+            out = path if target == "in_place" else Path(target) / path.name
             with workspace.atomic_file(out) as tmp:
                 con.execute(f"COPY ({sql}) TO {path_sql(tmp)} ({PLAIN_COPY_OPTIONS})")
-            if target is None:
+            if target == "in_place":
                 report.files_rewritten += 1
     finally:
         con.unregister("subject_cells")
-    return counts
+    return found

@@ -267,19 +267,21 @@ def read_audit(workspace: Workspace) -> list[dict[str, Any]]:
 
 @contextmanager
 def landing_lock(
-    workspace: Workspace, *, exclusive: bool = False, timeout: float = 0.0
+    workspace: Workspace, *, exclusive: bool = False, timeout: float | None = 0.0
 ) -> Iterator[None]:
     """Hold ``state/landing.lock``: shared by whatever lands data (``ingest``, the server's
     compactor, ``quarantine retry``, CRM imports), exclusive by forget and retention, so no
-    segment is written while they rewrite segments. Waits up to ``timeout`` seconds, then
-    raises :class:`WorkspaceError`."""
+    segment is written while they rewrite segments. Waits up to ``timeout`` seconds (None:
+    as long as it takes), then raises :class:`WorkspaceError`."""
     path = workspace.state_dir / LANDING_LOCK
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
-        deadline = time.monotonic() + timeout
-        while True:
+        if timeout is None:
+            fcntl.flock(fd, mode)
+        deadline = time.monotonic() + (timeout or 0.0)
+        while timeout is not None:
             try:
                 fcntl.flock(fd, mode | fcntl.LOCK_NB)
                 break
