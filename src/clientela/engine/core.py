@@ -132,6 +132,7 @@ class Engine:
     """When set, landed data is read as it stood then: events up to this time, CRM contacts
     created by then (rows without a creation date count as always known)."""
     _tables: dict[str, ir.Table] = field(default_factory=dict)
+    _caches: list[str] = field(default_factory=list)
 
     def set_as_of(self, moment: datetime | None) -> None:
         """Read landed data as of ``moment`` (None: everything), for replaying past dates."""
@@ -355,6 +356,7 @@ class Engine:
         either is garbage-collected, which broke runs on empty workspaces.)
         """
         name = f"clientela_cache_{uuid.uuid4().hex}"
+        self._caches.append(name)
         if self.kind == "spark":
             # Spark's cache() keeps the whole lineage, and plans built from many reused
             # pieces grow until the driver runs out of memory printing them. A local
@@ -376,6 +378,24 @@ class Engine:
         """Run an expression and return its rows."""
         with engine_errors():
             return self.backend.to_pyarrow(expr)
+
+    def drop_caches(self) -> None:
+        """Drop the tables :meth:`cache` made (a long-lived engine, such as a server's
+        reader, would otherwise keep every request's intermediate tables in memory)."""
+        names, self._caches = self._caches, []
+        for name in names:
+            if self.kind == "spark":
+                self.backend._session.catalog.dropTempView(name)
+            else:
+                self.backend.con.execute(f'DROP TABLE IF EXISTS temp.main."{name}"')
+
+    def interrupt(self) -> None:
+        """Cancel what the engine is running now, from another thread (the query that runs
+        fails; the engine stays usable). Nothing happens when it is idle."""
+        if self.kind == "spark":
+            self.backend._session.sparkContext.cancelAllJobs()
+        else:
+            self.backend.con.interrupt()
 
     def refresh(self) -> None:
         """Forget cached table handles so newly landed segments are seen."""
