@@ -138,10 +138,10 @@ def forget(
             report.tombstones_added += add_tombstones(workspace, early.identities, early.kinds)
             flush_http_log()
         with ExitStack() as stack:
-            stack.enter_context(landing_lock(workspace, exclusive=True, timeout=lock_timeout))
-            stack.enter_context(job_lock(workspace))
             if flush_http_log is None:
                 stack.enter_context(http_log_lock(workspace))
+            stack.enter_context(landing_lock(workspace, exclusive=True, timeout=lock_timeout))
+            stack.enter_context(job_lock(workspace))
             subject = resolve_subject(workspace, con, id_or_email)
             if early is not None:
                 subject = Subject(

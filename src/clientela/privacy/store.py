@@ -333,13 +333,14 @@ def job_lock(workspace: Workspace) -> Iterator[None]:
 
     try:
         engine = connect(workspace)
-    except Exception as exc:  # DuckDB's own IOException: the file is locked by a run
-        if "lock" not in str(exc).lower():
+    except Exception as exc:  # DuckDB's lock error, or the engine's busy error for it
+        busy = type(exc).__name__ == "WorkspaceBusyError" or "lock" in str(exc).lower()
+        if not busy:
             raise
         raise WorkspaceError(
-            "a job ('clientela run') is working on this workspace "
-            f"({workspace.settings.engine.duckdb_file} is locked); try again when it has "
-            "finished"
+            "another clientela process is using this workspace's engine file "
+            f"({workspace.settings.engine.duckdb_file}: a run, most likely); try again when "
+            "it has finished"
         ) from None
     try:
         yield
