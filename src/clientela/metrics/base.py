@@ -129,6 +129,9 @@ class Metric:
     """True: every period appears, with zero counts, even when nothing happened in it."""
     key_values: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     """Values a key always shows, in this order (a row even when one never occurs)."""
+    period_limit: str = "periods"
+    """Which of the :class:`~clientela.metrics.limits.Limits` bounds the periods of a query
+    (``retention_periods`` for a matrix of periods × periods)."""
     totals: tuple[str, ...] = ()
     """Measures also summed over the keys of each period (and breakdown value), handed to
     ``finish`` as ``total_<measure>``: the base of a share such as one hour's share of the
@@ -300,15 +303,17 @@ def _check_periods(
             f"option 'period': by {kind} from {first} to {last} is more than {limit:,} "
             f"periods (the limit); ask for a shorter range or a longer period",
         )
-    if metric is not None and metric.name == "retention" and count > limits.retention_periods:
-        limit = limits.retention_periods
+    if metric is None or metric.period_limit == "periods":
+        return
+    limit = int(getattr(limits, metric.period_limit))
+    if count > limit:
         raise LimitError(
             "period",
             kind,
             limit,
-            f"option 'period': a retention matrix by {kind} from {first} to {last} has "
-            f"{count} periods, more than the limit of {limit} (a {limit} × {limit} "
-            "matrix); ask for a shorter range or a longer period",
+            f"option 'period': a {metric.name} matrix by {kind} from {first} to {last} has "
+            f"{count} periods, more than the limit of {limit} (a {limit} × {limit} matrix); "
+            "ask for a shorter range or a longer period",
         )
 
 

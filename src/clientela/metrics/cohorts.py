@@ -162,6 +162,7 @@ register(
         finish=_finish_retention,
         columns={"cohort_size": "count", "retained": "count", "retention": "%"},
         keys=("offset",),
+        period_limit="retention_periods",  # cohorts × offsets: the square of the periods
         options={"cohort": "first_time", "start_event": "any", "return_event": "any"},
     )
 )
