@@ -5,6 +5,8 @@ default, and a read can keep DuckDB busy for long. :func:`run_server` makes the 
 cancel every running read at once (:meth:`~clientela.api.readers.ReaderPool.stop`: they are
 answered ``503 shutting_down``) and bounds the wait for any other request by ``[server]
 shutdown_seconds``; the app's own shutdown (landing what ingestion accepted) then runs.
+It also passes :func:`clientela.api.errors.server_options`, so the server's own errors are
+JSON too: ``clientela serve`` needs no other call.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from types import FrameType
 
 import uvicorn
 from fastapi import FastAPI
+
+from clientela.api.errors import server_options
 
 
 class StoppingServer(uvicorn.Server):
@@ -54,5 +58,6 @@ def run_server(
         access_log=access_log,
         log_level=log_level,
         timeout_graceful_shutdown=max(1, math.ceil(settings.shutdown_seconds)),
+        **server_options(),  # every answer JSON, the server's own 400 included
     )
     StoppingServer(config, app).run()
