@@ -160,11 +160,15 @@ class Tombstones:
         ``context.traits.email`` are checked too, so a record that would be quarantined is
         dropped rather than kept with the person's data in it.
         """
-        exprs = [normalised_sql('"' + c + '"') for c in columns]
+        # Values as stored; only the distinct ones are normalised and hashed (a chunk has
+        # far fewer distinct ids than rows), and rows are then matched by plain equality.
+        exprs = ['"' + c + '"' for c in columns]
         if raw_bytes is not None:
             text = f'try(decode("{raw_bytes}"))'
             exprs += [
-                normalised_sql(f"try(json_extract_string({text}, '{path}'))") for path in _RAW_PATHS
+                f'CASE WHEN "{raw_bytes}" IS NOT NULL '
+                f"THEN try(json_extract_string({text}, '{path}')) END"
+                for path in _RAW_PATHS
             ]
         con.register(
             "forgotten_hashes", pa.table({"h": pa.array(sorted(self.hashes), pa.string())})
@@ -172,14 +176,15 @@ class Tombstones:
         try:
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE forgotten_values AS SELECT v FROM ("
-                f"SELECT DISTINCT unnest([{', '.join(exprs)}]) AS v FROM {table}) "
-                f"WHERE v IS NOT NULL AND sha256({sql_text(self.salt)} || v) "
+                f"SELECT DISTINCT unnest([{', '.join(f'({e})::VARCHAR' for e in exprs)}]) AS v "
+                f"FROM {table}) WHERE v IS NOT NULL "
+                f"AND sha256({sql_text(self.salt)} || {normalised_sql('v')}) "
                 "IN (SELECT h FROM forgotten_hashes)"
             )
             row = con.execute("SELECT count(*) FROM forgotten_values").fetchone()
             if not row or not row[0]:
                 return 0
-            hit = " OR ".join(f"{e} IN (SELECT v FROM forgotten_values)" for e in exprs)
+            hit = " OR ".join(f"({e})::VARCHAR IN (SELECT v FROM forgotten_values)" for e in exprs)
             deleted = con.execute(f"DELETE FROM {table} WHERE coalesce({hit}, false)").fetchone()
             return int(deleted[0]) if deleted else 0
         finally:
