@@ -498,13 +498,11 @@ def test_api_forget_and_export_take_admin_keys_only(world: Workspace) -> None:
     from fastapi.testclient import TestClient
 
     from clientela.api import create_app
-    from clientela.api.privacy import router
     from clientela.keys import create_key
 
     keys = {kind: create_key(world, kind, f"privacy-{kind}") for kind in ("admin", "read", "write")}
     admin_id = keys["admin"][0].id
     app = create_app(world)
-    app.include_router(router)  # the lead registers it in create_app
 
     def bearer(kind: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {keys[kind][1]}"}
