@@ -275,7 +275,6 @@ def test_a_forgotten_person_run_again_stays_gone(world: Workspace) -> None:
     assert leaks(world.root) == []
 
 
-@pytest.mark.xfail(strict=True, reason="lander not wired yet")
 def test_reingesting_after_forget_brings_nothing_back(world: Workspace) -> None:
     """Old files ingested again: every record of hers is dropped and counted, none lands or
     goes to quarantine (where her data would be kept)."""
@@ -286,7 +285,6 @@ def test_reingesting_after_forget_brings_nothing_back(world: Workspace) -> None:
     assert leaks(world.root) == []
 
 
-@pytest.mark.xfail(strict=True, reason="CRM import not wired to the tombstones yet")
 def test_reimporting_crm_contacts_after_forget_brings_nothing_back(world: Workspace) -> None:
     privacy.forget(world, ADA_EMAIL, actor="cli:tester")
     report = import_file(world, "contacts", _input(world) / "contacts.csv")

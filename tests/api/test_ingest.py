@@ -710,10 +710,6 @@ def test_the_http_servers_own_400_is_json(tmp_path: Path, http: str) -> None:
         assert status == 405 and orjson.loads(body)["code"] == "method_not_allowed", body
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="`clientela serve` does not build uvicorn with api.errors.server_options() yet",
-)
 def test_clientela_serve_answers_broken_requests_in_json(
     live: Callable[..., tuple[LiveServer, str, Workspace]],
 ) -> None:

@@ -29,6 +29,7 @@ from clientela.cli import contacts  # noqa: F401  contacts, explain
 from clientela.cli import metrics  # noqa: F401
 from clientela.cli import report  # noqa: F401
 from clientela.cli import keys  # noqa: F401
+from clientela.cli import privacy  # noqa: F401  privacy forget|export|retention
 from clientela.cli import serve  # noqa: F401
 from clientela.cli import demo  # noqa: F401  demo-data, demo
 # isort: on

@@ -68,6 +68,8 @@ def _print_landing(report: Any, seconds: float) -> None:
             rate,
         )
     )
+    if report.forgotten:
+        console.print(f"dropped {report.forgotten:,} records of forgotten people")
     if report.reasons:
         reasons = ", ".join(f"{k}: {v}" for k, v in sorted(report.reasons.items()))
         console.print(f"quarantine reasons: {reasons}  (see: clientela quarantine list)")

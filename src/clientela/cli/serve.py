@@ -29,11 +29,10 @@ def serve(
 
     Ingestion needs a write key (clientela keys create --kind write), reads a read key.
     """
-    import uvicorn
-
     from clientela.api import create_app
     from clientela.api.ingest import IngestOptions, tune_gc
     from clientela.api.log import LogLock, log_dir
+    from clientela.api.serving import run_server
 
     ws = _workspace(workspace)
     probe = LogLock(log_dir(ws))  # a clear error now, rather than a failed startup
@@ -45,4 +44,4 @@ def serve(
     console.print(
         styled("serving [bold]{}[/] at http://{}:{}  (Ctrl-C stops)", ws.root, host, port)
     )
-    uvicorn.run(server, host=host, port=port, access_log=access_log, log_level="info")
+    run_server(server, host=host, port=port, access_log=access_log)

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from clientela.config import AccountColumns, ContactColumns
 from clientela.engine import scratch_duckdb
 from clientela.errors import ConfigError, InputError
+from clientela.privacy.store import landing_lock, load_tombstones
 from clientela.workspace import Workspace, new_segment_name
 
 Kind = Literal["contacts", "accounts"]
@@ -29,6 +30,7 @@ class ImportReport:
     rows: int = 0
     accepted: int = 0
     quarantined: int = 0
+    forgotten: int = 0  # rows of people forgotten (clientela privacy forget): dropped
     reasons: dict[str, int] = field(default_factory=dict)
     columns: dict[str, str] = field(default_factory=dict)
     traits: list[str] = field(default_factory=list)
@@ -113,6 +115,9 @@ def import_file(
             sql = _accounts_sql(columns, cols_cfg, report, path)
         now = datetime.now(UTC).isoformat()
         con.execute(f"CREATE TABLE out AS {sql.replace('$NOW', _lit(now))}")
+        tombstones = load_tombstones(workspace) if kind == "contacts" else None
+        if tombstones is not None:
+            report.forgotten = tombstones.drop_from(con, "out", columns=("user_id", "email"))
         report.rows = _count(con, "SELECT count(*) FROM out")
         report.quarantined = _count(con, "SELECT count(*) FROM out WHERE _reason IS NOT NULL")
         report.accepted = report.rows - report.quarantined
@@ -121,26 +126,34 @@ def import_file(
         ).fetchall():
             report.reasons[reason] = count
         folder = workspace.contacts_dir if kind == "contacts" else workspace.accounts_dir
-        if report.accepted:
-            target = folder / new_segment_name(kind)
-            with workspace.atomic_file(target) as tmp:
-                con.execute(
-                    "COPY (SELECT * EXCLUDE (_reason, _detail, _raw) FROM out "
-                    f"WHERE _reason IS NULL) TO {_lit(str(tmp))} (FORMAT parquet)"
-                )
-        if report.quarantined:
-            target = workspace.quarantine_dir / new_segment_name(kind)
-            with workspace.atomic_file(target) as tmp:
-                con.execute(
-                    "COPY (SELECT md5(concat_ws('|', source, line, _raw)) AS quarantine_id, "
-                    f"{_lit(kind)} AS kind, source, line, NULL::INTEGER AS item, "
-                    "_reason AS reason, 'id' AS field, _detail AS detail, encode(_raw) AS raw, "
-                    f"{_lit(now)}::TIMESTAMPTZ AS quarantined_at, NULL AS ingest_id "
-                    f"FROM out WHERE _reason IS NOT NULL) TO {_lit(str(tmp))} (FORMAT parquet)"
-                )
+        with landing_lock(workspace, timeout=None):
+            _write(con, workspace, kind, folder, report, now)
         return report
     finally:
         con.close()
+
+
+def _write(
+    con: Any, workspace: Workspace, kind: str, folder: Path, report: ImportReport, now: str
+) -> None:
+    """Write the accepted rows of ``out`` as a segment and the rejected ones to quarantine."""
+    if report.accepted:
+        target = folder / new_segment_name(kind)
+        with workspace.atomic_file(target) as tmp:
+            con.execute(
+                "COPY (SELECT * EXCLUDE (_reason, _detail, _raw) FROM out "
+                f"WHERE _reason IS NULL) TO {_lit(str(tmp))} (FORMAT parquet)"
+            )
+    if report.quarantined:
+        target = workspace.quarantine_dir / new_segment_name(kind)
+        with workspace.atomic_file(target) as tmp:
+            con.execute(
+                "COPY (SELECT md5(concat_ws('|', source, line, _raw)) AS quarantine_id, "
+                f"{_lit(kind)} AS kind, source, line, NULL::INTEGER AS item, "
+                "_reason AS reason, 'id' AS field, _detail AS detail, encode(_raw) AS raw, "
+                f"{_lit(now)}::TIMESTAMPTZ AS quarantined_at, NULL AS ingest_id "
+                f"FROM out WHERE _reason IS NOT NULL) TO {_lit(str(tmp))} (FORMAT parquet)"
+            )
 
 
 def _reader(path: Path) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from pathlib import Path
@@ -29,6 +30,7 @@ from clientela.ingest.segment import (
     envelope_items_sql,
     normalise_statements,
 )
+from clientela.privacy.store import landing_lock, load_tombstones
 from clientela.workspace import Workspace, new_segment_name
 
 # What a record says, for telling a retry (same content; its sentAt and receivedAt may differ)
@@ -52,6 +54,7 @@ class LandingReport:
     duplicates: int = 0
     quarantined: int = 0
     blank: int = 0
+    forgotten: int = 0  # records of people forgotten (clientela privacy forget): dropped
     reasons: Counter[str] = field(default_factory=Counter)
     segments: list[Path] = field(default_factory=list)
 
@@ -62,6 +65,7 @@ class LandingReport:
         self.duplicates += other.duplicates
         self.quarantined += other.quarantined
         self.blank += other.blank
+        self.forgotten += other.forgotten
         self.reasons.update(other.reasons)
         self.segments.extend(other.segments)
 
@@ -84,6 +88,10 @@ class EventLander:
         self.junk_ids = settings.identity.all_junk_ids()
         self.ingest_id = uuid.uuid4().hex
         self.con: Any = scratch_duckdb(settings.engine.threads, settings.engine.memory_limit)
+        # Shared with other landers; forget and retention take it alone while they rewrite.
+        self._landing = ExitStack()
+        self._landing.enter_context(landing_lock(workspace, timeout=None))
+        self.tombstones = load_tombstones(workspace)  # None when nobody was forgotten
         workspace.clean_tmp()
         self._load_seen()
 
@@ -99,8 +107,9 @@ class EventLander:
             self.con.execute("CREATE TABLE seen (h BIGINT)")
 
     def close(self) -> None:
-        """Release the scratch database."""
+        """Release the scratch database and the landing lock."""
         self.con.close()
+        self._landing.close()
 
     def land(self, lines: pa.Table) -> LandingReport:
         """Land one chunk: columns ``source`` (string), ``line`` (int64), ``item`` (int32 or
@@ -118,6 +127,9 @@ class EventLander:
             con.execute("INSERT INTO norm BY NAME SELECT * FROM norm_items")
             con.execute(f"DELETE FROM norm WHERE reason = '{ENVELOPE}'")
             con.execute("DROP TABLE batch_items; DROP TABLE norm_items")
+        if self.tombstones is not None:
+            # A forgotten person's records never land again, nor reach quarantine.
+            report.forgotten = self.tombstones.drop_from(con, "norm", raw_bytes="raw_bytes")
         report.blank = _scalar(con, f"SELECT count(*) FROM norm WHERE reason = '{BLANK}'")
         self._land_accepted(report)
         self._quarantine(report, now)
