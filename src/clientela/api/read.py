@@ -69,6 +69,8 @@ TIMELINE_SKIP = ("contact_id", "secs", "day")
 # Text parameters never hold NUL (DuckDB cannot take it in a SQL literal).
 NO_NUL = r"^[^\x00]*$"
 Text = Annotated[str, StringConstraints(pattern=NO_NUL, max_length=1000)]
+# An id can be as long as a landed event allows (Segment's 32 KB): every landed id is readable.
+ID_LIMIT = 32 * 1024
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -346,7 +348,11 @@ def _scores(eng: ReadEngine, cid: str) -> list[Score]:
 
 ContactPath = Annotated[
     str,
-    Path(description="Contact id, userId, anonymousId or email.", max_length=1000, pattern=NO_NUL),
+    Path(
+        description="Contact id, userId, anonymousId or email.",
+        max_length=ID_LIMIT,
+        pattern=NO_NUL,
+    ),
 ]
 
 
@@ -523,7 +529,7 @@ def list_accounts(
 )
 def get_account(
     request: Request,
-    account_id: Annotated[str, Path(pattern=NO_NUL, max_length=1000)],
+    account_id: Annotated[str, Path(pattern=NO_NUL, max_length=ID_LIMIT)],
     limit: Annotated[int, Query(ge=1, le=1000, description="Members listed.")] = 100,
 ) -> AccountDetail:
     """The account, its traits, its score per model and its members (``memberships``)
