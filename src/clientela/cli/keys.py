@@ -11,13 +11,21 @@ from rich.table import Table
 from clientela.cli.common import WorkspaceOpt, _workspace, app
 from clientela.cli.output import console, err_console, styled
 
-keys_app = typer.Typer(help="API keys of the server: write keys ingest, read keys read.")
+keys_app = typer.Typer(
+    help="API keys of the server: write keys ingest, read keys read, admin keys do the rest."
+)
 app.add_typer(keys_app, name="keys")
 
 
 @keys_app.command("create")
 def keys_create(
-    kind: Annotated[str, typer.Option("--kind", help="write (ingestion) or read (read API).")],
+    kind: Annotated[
+        str,
+        typer.Option(
+            "--kind",
+            help="write (ingestion), read (read API) or admin (runs, quarantine, keys, privacy).",
+        ),
+    ],
     name: Annotated[str | None, typer.Option(help="A name to find the key by.")] = None,
     workspace: WorkspaceOpt = None,
 ) -> None:

@@ -27,7 +27,8 @@ def serve(
 
     A 200 means the events are on disk; they land every --compact-seconds and at stop.
 
-    Ingestion needs a write key (clientela keys create --kind write), reads a read key.
+    Ingestion needs a write key (clientela keys create --kind write), reads a read or admin key,
+    runs, quarantine, keys and privacy an admin key.
     """
     from clientela.api import create_app
     from clientela.api.ingest import IngestOptions, tune_gc
