@@ -3,6 +3,7 @@ clients' events of the same log file land, and landing never stalls (issue 10, f
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from conftest import make_workspace
 from helpers import landed_events, quarantined
 from ingest.test_hostile import FIELDS, json_values
 
+EXAMPLES = itertools.count()
 HOSTILE = {
     "userId": "x",
     "event": "e",
@@ -100,7 +102,7 @@ def test_arbitrary_values_over_http_never_stall_landing(
     sent = 0
     good: list[str] = []
     for n, (field, value) in enumerate(mutations):
-        tag = f"{id(mutations)}-{n}"
+        tag = f"{next(EXAMPLES)}-{n}"  # unique across examples (ids of objects are reused)
         ok = {"type": "track", "userId": f"g{n}", "event": "ok", "messageId": f"good-{tag}"}
         bad: dict[str, Any] = {"type": "track", "userId": f"u{n}", "event": "e"}
         bad["messageId"] = f"bad-{tag}"
