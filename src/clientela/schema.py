@@ -89,6 +89,10 @@ QUARANTINE_REASONS: dict[str, str] = {
     "missing_event": "a track call needs 'event'",
     "missing_group_id": "a group call needs 'groupId'",
     "missing_previous_id": "an alias call needs 'previousId'",
-    "bad_timestamp": "a time field is not an ISO-8601 time",
+    "bad_timestamp": "a time is not ISO-8601 or is outside [ingest] earliest..latest",
+    "bad_id": "an id or the email holds a control character (NUL, a line break...)",
+    "conflicting_duplicate": "a messageId already used by a record with other content",
+    "empty_batch": "a batch with no events",
+    "unprocessable": "the engine could not normalise this record (its message says why)",
     "missing_column": "a required column is missing or empty",
 }
