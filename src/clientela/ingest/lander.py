@@ -145,33 +145,24 @@ class EventLander:
         the ones at fault stand alone; each of those is quarantined as ``unprocessable`` with
         the engine's message, and every other record is normalised as usual.
         """
+        con = self.con
         args = self._sql_args(now)
         try:
             self._run(normalise_statements(relation, target, in_batch=in_batch, **args))
+            return
         except engine_errors() as exc:
             if not is_record_fault(exc):
                 raise
             self._drop_stages(target)
-            rows = self.con.execute(f"SELECT * FROM {relation}").to_arrow_table()
-            self._isolate(rows, target, in_batch, args, exc)
-
-    def _isolate(
-        self,
-        rows: pa.Table,
-        target: str,
-        in_batch: bool,
-        args: dict[str, Any],
-        exc: BaseException,
-    ) -> None:
-        con = self.con
-        relation = f"{target}_in"
+            error = exc
+        rows = con.execute(f"SELECT * FROM {relation}").to_arrow_table()
         if rows.num_rows <= 1:
             # An empty run makes ``target`` with the right columns; the record goes in as is.
-            con.register(relation, rows.slice(0, 0))
-            self._run(normalise_statements(relation, target, in_batch=in_batch, **args))
-            con.unregister(relation)
-            con.register(relation, rows)
-            message = " ".join(str(exc).split())[:300]
+            empty = f"{target}_empty"
+            con.register(empty, rows.slice(0, 0))
+            self._run(normalise_statements(empty, target, in_batch=in_batch, **args))
+            con.unregister(empty)
+            message = " ".join(str(error).split())[:300]
             con.execute(
                 f"INSERT INTO {target} BY NAME SELECT source, line, item, "
                 "'unprocessable' AS reason, "
@@ -179,23 +170,15 @@ class EventLander:
                 "AS detail, coalesce(encode(raw), bad_bytes) AS raw_bytes "
                 f"FROM {relation}"
             )
-            con.unregister(relation)
             return
         half = rows.num_rows // 2
-        parts = []
-        for n, part in enumerate((rows.slice(0, half), rows.slice(half))):
-            name = f"{target}_{n}"
-            con.register(relation, part)
+        parts = [f"{target}_0", f"{target}_1"]
+        for name, part in zip(parts, (rows.slice(0, half), rows.slice(half)), strict=True):
+            con.register(f"{name}_in", part)
             try:
-                self._run(normalise_statements(relation, name, in_batch=in_batch, **args))
-            except engine_errors() as inner:
-                if not is_record_fault(inner):
-                    raise
-                self._drop_stages(name)
-                self._isolate(part, name, in_batch, args, inner)
+                self._normalise(f"{name}_in", name, now, in_batch)
             finally:
-                con.unregister(relation)
-            parts.append(name)
+                con.unregister(f"{name}_in")
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {target} AS "
             f"SELECT * FROM {parts[0]} UNION ALL BY NAME SELECT * FROM {parts[1]}"
