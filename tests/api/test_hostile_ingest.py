@@ -126,3 +126,45 @@ def test_arbitrary_values_over_http_never_stall_landing(
     # envelope of several, so at least as many as were sent).
     assert len(landed) - before_landed + len(held) - before_held >= sent
     assert all(r["reason"] and r["detail"] for r in held)
+
+
+BIG = 123456789012345678901234567890  # 97 bits: a float would keep 17 significant digits
+
+
+def test_integers_beyond_64_bits_are_kept_exactly(server: Server) -> None:
+    """Finding 6: integers past 64 bits (ids, amounts) land digit for digit, as a single
+    call and in a batch, instead of silently becoming floats."""
+    body = {
+        "userId": BIG,
+        "event": "Order Completed",
+        "messageId": "big-1",
+        "properties": {"order_id": BIG, "small": -9223372036854775809, "ok": 7},
+    }
+    assert server.post("track", body).status_code == 200
+    item = {**body, "type": "track", "messageId": "big-2"}
+    assert server.post("batch", {"batch": [item]}).status_code == 200
+    server.land()
+    rows = landed_events(server.ws)
+    assert [r["message_id"] for r in rows] == ["big-1", "big-2"]
+    for row in rows:
+        assert row["user_id"] == str(BIG)
+        properties = json.loads(row["properties"])
+        assert properties == {"order_id": BIG, "small": -9223372036854775809, "ok": 7}
+
+
+def test_non_finite_numbers_are_refused(server: Server) -> None:
+    """A body with a number too large for a double (1e400) or a bare NaN/Infinity is
+    invalid JSON: 400, nothing kept, also on the exact-integer path."""
+    for text in (
+        b'{"userId":"a","event":"e","properties":{"x":1e400}}',
+        b'{"userId":"a","event":"e","properties":{"x":NaN,"id":123456789012345678901234567890}}',
+        b'{"userId":"a","event":"e","properties":{"x":1e400,"id":123456789012345678901234567890}}',
+    ):
+        answer = server.client.post(
+            "/v1/track",
+            content=text,
+            headers={"Content-Type": "application/json"},
+            auth=(server.key, ""),
+        )
+        assert answer.status_code == 400, text
+        assert answer.json()["code"] == "invalid_json"

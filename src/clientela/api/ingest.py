@@ -53,6 +53,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import hashlib
+import json
+import math
 import re
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -85,6 +87,7 @@ BATCH_CALLS = ("batch", "import")
 FLUSH_TIMEOUT = 30.0  # seconds a request waits for its flush before it is answered 503
 MAX_DEPTH = 254  # objects and arrays nested in one message (what orjson can write back)
 _SUCCESS = b'{"success":true}'
+_LONG_DIGITS = re.compile(rb"[0-9]{20}")  # an integer that may not fit in 64 bits
 # '"writeKey": "<something shaped like a key>"' anywhere in a raw body (JSON whitespace allowed).
 _BODY_KEY = re.compile(rb'"writeKey"[ \t\r\n]*:[ \t\r\n]*"(' + KEY_PATTERN.encode() + rb')"')
 _BODY_KEYS_TRIED = 4  # a body naming more candidate keys than this gets only these checked
@@ -222,12 +225,16 @@ def gunzip(data: bytes, limit: int) -> bytes:
 
 
 def parse_json(body: bytes) -> dict[str, Any]:
-    """The body as a JSON object, else ``400``."""
+    """The body as a JSON object, else ``400``.
+
+    orjson reads integers beyond 64 bits as floats (losing digits); a body with a run of 20
+    or more digits is read instead by the standard library, which keeps every integer exact
+    (and refuses what orjson refuses: NaN, Infinity and numbers beyond a double)."""
     if not body.strip():
         raise ApiError(400, "invalid_json", "the body is empty; expected a JSON object")
     try:
-        value = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
+        value = _exact_loads(body) if _LONG_DIGITS.search(body) else orjson.loads(body)
+    except (orjson.JSONDecodeError, ValueError) as exc:
         if "depth" in str(exc):  # orjson: 'depth limit exceeded' (over 1,024 levels)
             raise ApiError(
                 400, "too_deep", f"the body nests objects and arrays too deep: {exc}"
@@ -236,6 +243,26 @@ def parse_json(body: bytes) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ApiError(400, "not_an_object", f"the body is {_kind(value)}; expected a JSON object")
     return value
+
+
+def _exact_loads(body: bytes) -> Any:
+    """``body`` parsed keeping integers exact; ``ValueError`` where it is not JSON orjson
+    would read, or nests deeper than the interpreter's recursion limit."""
+    try:
+        return json.loads(body, parse_float=_finite_float, parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError("depth limit exceeded") from None
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"number {text[:40]} is infinity when parsed as double")
+    return number
+
+
+def _no_constant(text: str) -> Any:
+    raise ValueError(f"{text} is not a JSON value")
 
 
 def _kind(value: Any) -> str:
@@ -266,11 +293,40 @@ def dumps(value: Any, what: str, option: int | None = None) -> bytes:
     try:
         return orjson.dumps(value, option=option)
     except orjson.JSONEncodeError as exc:
+        if "64-bit" in str(exc):  # an exact integer beyond 64 bits (see parse_json)
+            return _exact_dumps(value, what, sort_keys=bool(option))
         raise ApiError(
             400,
             "too_deep",
             f"{what} nests objects and arrays more than {MAX_DEPTH} deep ({exc})",
         ) from None
+
+
+def _exact_dumps(value: Any, what: str, *, sort_keys: bool) -> bytes:
+    """``value`` as compact JSON by the standard library, which writes any integer exactly;
+    the same depth limit as orjson's."""
+    if _depth(value) > MAX_DEPTH:
+        raise ApiError(
+            400, "too_deep", f"{what} nests objects and arrays more than {MAX_DEPTH} deep"
+        )
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=sort_keys)
+    return text.encode()
+
+
+def _depth(value: Any) -> int:
+    """How many objects and arrays nest in ``value`` (iteratively: no recursion limit)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children = list(item.values())
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def message_bytes(
