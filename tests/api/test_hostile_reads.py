@@ -158,7 +158,8 @@ def fill(path: str, h: Hostile, ident: str) -> str:
         "key": ident,
     }
     for name, value in values.items():
-        path = path.replace("{" + name + "}", quote(value, safe=""))
+        for placeholder in ("{" + name + "}", "{" + name + ":path}"):
+            path = path.replace(placeholder, quote(value, safe=""))
     assert "{" not in path, f"a path parameter this test does not know: {path}"
     return path
 
@@ -167,18 +168,26 @@ def test_every_read_endpoint_answers_for_every_landed_id(hostile: Hostile) -> No
     """Every GET endpoint, with each landed contact and account id (and the raw hostile ids,
     which are looked up too): never a 500, always JSON, and the landed ones are found."""
     routes = read_routes(hostile.ws)
-    assert "/api/contacts/{contact}" in routes
+    assert "/api/contacts/{contact:path}" in routes
     for ident in [*hostile.contacts, *hostile.accounts, *IDS]:
         for route in routes:
             no_500(hostile.client, fill(route, hostile, ident))
-    # A "/" in an id cannot be used in a path (the server decodes %2F before routing): such
-    # a contact is found by search (?q=) instead. Every other landed id is found by path.
+    # Every landed id is found by path, "/" in it included (quoted as %2F, or as it is where
+    # the client would not resolve "." and ".." segments of it away).
     for cid in hostile.contacts:
-        found = no_500(hostile.client, f"/api/contacts/{quote(cid, safe='')}")
-        assert found.status_code == (404 if "/" in cid else 200), (cid, found.text)
+        urls = [f"/api/contacts/{quote(cid, safe='')}"]
+        if not {".", ".."} & set(cid.split("/")):
+            urls.append(f"/api/contacts/{quote(cid)}")
+        for url in urls:
+            found = no_500(hostile.client, url)
+            assert found.status_code == 200, (cid, found.text)
+            assert found.json()["contact_id"] == cid
+        timeline = no_500(hostile.client, f"/api/contacts/{quote(cid, safe='')}/timeline")
+        assert timeline.status_code == 200, (cid, timeline.text)
     for aid in hostile.accounts:
         found = no_500(hostile.client, f"/api/accounts/{quote(aid, safe='')}")
-        assert found.status_code == (404 if "/" in aid else 200), (aid, found.text)
+        assert found.status_code == 200, (aid, found.text)
+        assert found.json()["account_id"] == aid
 
 
 def test_every_metric_reads_over_hostile_data(hostile: Hostile) -> None:

@@ -349,7 +349,10 @@ def _scores(eng: ReadEngine, cid: str) -> list[Score]:
 ContactPath = Annotated[
     str,
     Path(
-        description="Contact id, userId, anonymousId or email.",
+        description=(
+            "Contact id, userId, anonymousId or email; a '/' in it may be sent as it is or as "
+            "%2F (an id ending in '/timeline' or '/explain' is read as that sub-resource)."
+        ),
         max_length=ID_LIMIT,
         pattern=NO_NUL,
     ),
@@ -357,7 +360,41 @@ ContactPath = Annotated[
 
 
 @api.get(
-    "/contacts/{contact}",
+    "/contacts/{contact:path}/timeline",
+    tags=["contacts"],
+    summary="A contact's events, newest first",
+)
+def get_timeline(
+    request: Request, contact: ContactPath, limit: Limit = 50, offset: Offset = 0
+) -> TimelinePage:
+    """The contact's events from the published ``activity`` table, newest first."""
+    with _reading(request) as eng:
+        return _timeline(request, eng, _find_contact(eng, contact), limit, offset)
+
+
+@api.get(
+    "/contacts/{contact:path}/explain",
+    tags=["contacts"],
+    summary="Why a contact's score is what it is",
+)
+def explain_contact(
+    request: Request,
+    contact: ContactPath,
+    model: Annotated[
+        str | None, Query(pattern=NO_NUL, max_length=200, description="Default: primary.")
+    ] = None,
+) -> Explanation:
+    """Every fit rule and scored event of the contact under one model (``clientela
+    explain``): the fit rows add up to the fit, the engagement rows to the raw points."""
+    with _reading(request) as eng:
+        cid = _find_contact(eng, contact)
+        view = _first(eng, eng.published("lifecycle").filter(_.contact_id == cid)) or {}
+        return _explanation(eng, cid, view, model)
+
+
+# Registered after the two above: the path converter would also match their '/timeline'.
+@api.get(
+    "/contacts/{contact:path}",
     tags=["contacts"],
     summary="One contact: 3D score, explanation, class, history",
 )
@@ -440,35 +477,6 @@ def get_contact(
     )
 
 
-@api.get(
-    "/contacts/{contact}/timeline", tags=["contacts"], summary="A contact's events, newest first"
-)
-def get_timeline(
-    request: Request, contact: ContactPath, limit: Limit = 50, offset: Offset = 0
-) -> TimelinePage:
-    """The contact's events from the published ``activity`` table, newest first."""
-    with _reading(request) as eng:
-        return _timeline(request, eng, _find_contact(eng, contact), limit, offset)
-
-
-@api.get(
-    "/contacts/{contact}/explain", tags=["contacts"], summary="Why a contact's score is what it is"
-)
-def explain_contact(
-    request: Request,
-    contact: ContactPath,
-    model: Annotated[
-        str | None, Query(pattern=NO_NUL, max_length=200, description="Default: primary.")
-    ] = None,
-) -> Explanation:
-    """Every fit rule and scored event of the contact under one model (``clientela
-    explain``): the fit rows add up to the fit, the engagement rows to the raw points."""
-    with _reading(request) as eng:
-        cid = _find_contact(eng, contact)
-        view = _first(eng, eng.published("lifecycle").filter(_.contact_id == cid)) or {}
-        return _explanation(eng, cid, view, model)
-
-
 # --- accounts -------------------------------------------------------------------------------
 
 
@@ -525,7 +533,9 @@ def list_accounts(
 
 
 @api.get(
-    "/accounts/{account_id}", tags=["accounts"], summary="One account: traits, scores and members"
+    "/accounts/{account_id:path}",
+    tags=["accounts"],
+    summary="One account: traits, scores and members",
 )
 def get_account(
     request: Request,
