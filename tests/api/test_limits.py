@@ -77,6 +77,25 @@ def test_a_funnel_over_the_step_limit_is_a_400_naming_the_limit(world: World) ->
     assert "'steps': 21 steps is more than the limit of 20" in body["message"]
 
 
+def test_the_period_limit_counts_calendar_periods(world: World) -> None:
+    """1,000 months from 1930-01 end in 2013-04: up to 2013-04-30 is allowed; a day later
+    touches the 1,001st month and is a 400 naming the limit (not an estimate in days)."""
+    with TestClient(create_app(world.ws)) as client:
+        ok = client.get(
+            "/api/metrics/audience_growth",
+            params={"from": "1930-01-01", "to": "2013-04-30", "period": "month"},
+            headers=world.read,
+        )
+        over = client.get(
+            "/api/metrics/audience_growth",
+            params={"from": "1930-01-01", "to": "2013-05-01", "period": "month"},
+            headers=world.read,
+        )
+    assert ok.status_code == 200, ok.text
+    assert over.status_code == 400, over.text
+    assert "more than 1,000 months" in over.json()["message"]
+
+
 def test_a_read_past_its_budget_is_cancelled_and_frees_its_slot(
     budget_client: TestClient,
 ) -> None:

@@ -89,7 +89,7 @@ def forget_person(
 
     state = request.app.state
     runs = getattr(state, "runs", None)
-    active = getattr(runs, "_active", None) if runs is not None else None
+    active = runs.active if runs is not None else None
     if active is not None:
         raise ApiError(
             409, "busy", f"run {active} is working; forget when it has finished (GET /api/runs)"

@@ -58,11 +58,10 @@ from clientela.api.views import (
     Trait,
 )
 from clientela.errors import NotFoundError
+from clientela.metrics.limits import DEFAULT_LIMITS, count_periods
 
 PERIODS = ("day", "week", "month", "quarter", "year")
 Period = Literal["day", "week", "month", "quarter", "year"]
-PERIOD_DAYS = {"day": 1, "week": 7, "month": 28, "quarter": 89, "year": 365}
-MAX_PERIODS = 1000
 EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)
 TIMELINE_CORE = ("message_id", "type", "event", "timestamp", "path", "channel", "passive", "rating")
 TIMELINE_SKIP = ("contact_id", "secs", "day")
@@ -632,11 +631,12 @@ def _check_range(start: date | None, end: date | None, period: str) -> None:
     if start is not None and end is not None:
         if start > end:
             raise ApiError(400, "invalid_query", f"from ({start}) is after to ({end})")
-        if (end - start).days / PERIOD_DAYS[period] > MAX_PERIODS:
+        most = DEFAULT_LIMITS.periods
+        if count_periods(start, end, period, most + 1) > most:
             raise ApiError(
                 400,
                 "invalid_query",
-                f"from {start} to {end} is more than {MAX_PERIODS} {period}s; "
+                f"from {start} to {end} is more than {most:,} {period}s; "
                 "ask for a shorter range or a longer period",
             )
 

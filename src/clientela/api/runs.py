@@ -41,6 +41,12 @@ class RunManager:
         self._active: str | None = None
         self._threads: dict[str, threading.Thread] = {}
 
+    @property
+    def active(self) -> str | None:
+        """The id of the run that is working, if one is."""
+        with self._lock:
+            return self._active
+
     def start(self, as_of: datetime | None = None) -> RunStatus:
         from clientela import pipeline
         from clientela.engine.core import CURRENT
