@@ -81,3 +81,24 @@ def test_metrics_command_rejects_unknown_names_and_options(customer_world: Works
             metrics.compute(engine, customer_world.settings, "churn_rate", query)
     finally:
         engine.close()
+
+
+def test_metrics_who_pages_with_limit_and_offset(customer_world: Workspace) -> None:
+    """--who --limit/--offset pages the contacts behind a cell in contact order: the pages
+    together are the whole list, and --limit alone without --who is refused."""
+    runner = CliRunner()
+    ws = str(customer_world.root)
+    base = ["metrics", "customer_retention", "-w", ws, "--from", "2025-02-01", "--to", "2025-02-28"]
+    base += ["--who", "period=2025-02", "--format", "json"]
+    whole = runner.invoke(app, base)
+    assert whole.exit_code == 0, whole.output
+    everyone = [row["contact_id"] for row in json.loads(whole.output)]
+    assert len(everyone) >= 2
+    pages = []
+    for offset in range(0, len(everyone), 1):
+        page = runner.invoke(app, [*base, "--limit", "1", "--offset", str(offset)])
+        assert page.exit_code == 0, page.output
+        pages += [row["contact_id"] for row in json.loads(page.output)]
+    assert pages == sorted(everyone)
+    refused = runner.invoke(app, ["metrics", "customer_retention", "-w", ws, "--limit", "5"])
+    assert refused.exit_code != 0 and "--who" in str(refused.exception)

@@ -66,6 +66,11 @@ def metrics_command(
             "comma-separated, e.g. 'period=2026-05,stage=customer'."
         ),
     ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(help="With --who: one page of at most this many contacts (up to 10,000)."),
+    ] = None,
+    offset: Annotated[int, typer.Option(help="With --who: skip this many contacts.")] = 0,
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
     out: Annotated[Path | None, typer.Option(help="Write to this file instead.")] = None,
     engine: Annotated[
@@ -76,13 +81,15 @@ def metrics_command(
     """A lifecycle KPI per period (seeds 000-004), with breakdowns and drill-down."""
     from clientela import metrics
     from clientela.engine import connect
-    from clientela.errors import ConfigError
+    from clientela.errors import ClientelaError, ConfigError
 
     if name == "list":
         _print_catalogue()
         return
     if fmt not in ("table", "csv", "json"):
         raise ConfigError("--format", fmt, "table, csv or json")
+    if who is None and (limit is not None or offset):
+        raise ClientelaError("--limit and --offset page a --who list; give --who too")
     metric = metrics.get(name)
     query = metrics.Query(
         start=_date_flag(start, "--from"),
@@ -97,7 +104,7 @@ def metrics_command(
     try:
         if who is not None:
             cell = _pairs(_listed(who), "--who")
-            table = metrics.who(eng, ws.settings, name, cell, query)
+            table = metrics.who(eng, ws.settings, name, cell, query, limit=limit, offset=offset)
             _emit_rows(table, fmt, out, title=f"{name}: who is behind {who}")
             return
         with console.status(Text(f"computing {name} ...")):
