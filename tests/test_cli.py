@@ -54,6 +54,8 @@ def test_full_flow(tmp_path: Path) -> None:
     # Wide enough for the source path not to fold, however long the temporary folder's name.
     result = runner.invoke(app, ["quarantine", "list", "-w", str(ws)], env={"COLUMNS": "300"})
     assert "invalid_json" in result.output and "e.jsonl:4" in result.output
+    result = runner.invoke(app, ["quarantine", "list", "--limit", "0", "-w", str(ws)])
+    assert "e.jsonl:4" not in result.output and "… 1 more" in result.output
 
 
 def test_errors_are_one_clear_line(tmp_path: Path) -> None:

@@ -235,35 +235,25 @@ def get_quarantine(
 ) -> QuarantinePage:
     """Open records matching the filters (``clientela quarantine list``), in file order: counts
     by kind and reason, then one page of records (without their raw bytes: see one record)."""
-    from clientela.ingest.quarantine import QuarantineFilter, open_records
+    from clientela.ingest.quarantine import QuarantineFilter, page, summary
     from clientela.schema import QUARANTINE_REASONS
 
-    table = open_records(
-        _workspace(request), QuarantineFilter(reason=reason, source=source, kind=kind)
-    )
-    counts: list[QuarantineCount] = []
-    if table.num_rows:
-        grouped = table.group_by(["kind", "reason"]).aggregate([("quarantine_id", "count")])
-        for row in grouped.to_pylist():
-            why = str(row["reason"])
-            counts.append(
-                QuarantineCount(
-                    kind=str(row["kind"]),
-                    reason=why,
-                    count=int(row["quarantine_id_count"]),
-                    meaning=QUARANTINE_REASONS.get(why, ""),
-                )
-            )
-        counts.sort(key=lambda c: (-c.count, c.kind, c.reason))
-    page = table.drop_columns(["raw"]).slice(offset, limit).to_pylist() if table.num_rows else []
-    end = offset + len(page)
+    ws = _workspace(request)
+    flt = QuarantineFilter(reason=reason, source=source, kind=kind)
+    counts = [
+        QuarantineCount(kind=k, reason=why, count=n, meaning=QUARANTINE_REASONS.get(why, ""))
+        for k, why, n in summary(ws, flt)
+    ]
+    total = sum(c.count for c in counts)
+    rows = page(ws, flt, limit, offset).to_pylist()
+    end = offset + len(rows)
     return QuarantinePage(
-        total=table.num_rows,
+        total=total,
         limit=limit,
         offset=offset,
-        next_offset=end if end < table.num_rows else None,
+        next_offset=end if end < total else None,
         counts=counts,
-        items=[QuarantinedRecord.model_validate(_record(r)) for r in page],
+        items=[QuarantinedRecord.model_validate(_record(r)) for r in rows],
     )
 
 

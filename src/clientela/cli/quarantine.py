@@ -22,7 +22,7 @@ def quarantine_list(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Open quarantined records: counts by reason, then the records themselves."""
-    from clientela.ingest.quarantine import QuarantineFilter, open_records, summary
+    from clientela.ingest.quarantine import QuarantineFilter, page, summary
     from clientela.schema import QUARANTINE_REASONS
 
     ws = _workspace(workspace)
@@ -38,15 +38,17 @@ def quarantine_list(
     for kind, why, count in counts:
         table.add_row(kind, why, f"{count:,}", QUARANTINE_REASONS.get(why, ""))
     console.print(table)
-    rows = open_records(ws, QuarantineFilter(reason=reason, source=source)).to_pylist()
+    flt = QuarantineFilter(reason=reason, source=source)
+    matching = sum(n for _, _, n in summary(ws, flt)) if reason or source else None
+    total = sum(n for _, _, n in counts) if matching is None else matching
     detail = Table()
     for col in ("id", "where", "reason", "detail"):
         detail.add_column(col, overflow="fold")
-    for row in rows[:limit]:
+    for row in page(ws, flt, limit).to_pylist():
         detail.add_row(row["quarantine_id"][:10], _where(row), row["reason"], row["detail"])
     console.print(detail)
-    if len(rows) > limit:
-        console.print(f"… {len(rows) - limit:,} more (use --limit, --reason, --source)")
+    if total > limit:
+        console.print(f"… {total - limit:,} more (use --limit, --reason, --source)")
 
 
 def _where(row: dict[str, Any]) -> str:

@@ -35,7 +35,9 @@ class QuarantineFilter:
     quarantine_id: str | None = None
 
 
-def _open_records_sql(workspace: Workspace, flt: QuarantineFilter) -> tuple[str, list[Any]]:
+def _open_records_sql(
+    workspace: Workspace, flt: QuarantineFilter, columns: str = "*"
+) -> tuple[str, list[Any]]:
     records = [
         str(p)
         for p in workspace.segments(workspace.quarantine_dir)
@@ -64,7 +66,7 @@ def _open_records_sql(workspace: Workspace, flt: QuarantineFilter) -> tuple[str,
         params.append(flt.quarantine_id)
     sql = f"""
 WITH everything AS (
-    SELECT * FROM read_parquet(?, union_by_name = true)
+    SELECT {columns} FROM read_parquet(?, union_by_name = true)
     QUALIFY row_number() OVER (PARTITION BY quarantine_id ORDER BY quarantined_at DESC) = 1
 ),
 resolved AS ({resolved_sql})
@@ -72,6 +74,9 @@ SELECT * FROM everything WHERE {" AND ".join(where)}
 ORDER BY source, line, item NULLS FIRST
 """
     return sql, params
+
+
+_NO_RAW = "* EXCLUDE (raw)"
 
 
 def open_records(workspace: Workspace, flt: QuarantineFilter | None = None) -> pa.Table:
@@ -86,22 +91,37 @@ def open_records(workspace: Workspace, flt: QuarantineFilter | None = None) -> p
         con.close()
 
 
-def summary(workspace: Workspace) -> list[tuple[str, str, int]]:
-    """(kind, reason, count) of open records."""
-    table = open_records(workspace)
-    if table.num_rows == 0:
+def summary(
+    workspace: Workspace, flt: QuarantineFilter | None = None
+) -> list[tuple[str, str, int]]:
+    """(kind, reason, count) of open records (matching the filter), largest count first;
+    counted in the engine without reading the raw bytes."""
+    sql, params = _open_records_sql(workspace, flt or QuarantineFilter(), _NO_RAW)
+    if not sql:
         return []
-    counts = table.group_by(["kind", "reason"]).aggregate([("quarantine_id", "count")])
-    rows = sorted(
-        zip(
-            counts["kind"].to_pylist(),
-            counts["reason"].to_pylist(),
-            counts["quarantine_id_count"].to_pylist(),
-            strict=True,
-        ),
-        key=lambda r: (-r[2], r[0], r[1]),
-    )
+    con = scratch_duckdb()
+    try:
+        rows = con.execute(
+            f"SELECT kind, reason, count(*) AS n FROM ({sql}) GROUP BY ALL "
+            "ORDER BY n DESC, kind, reason",
+            params,
+        ).fetchall()
+    finally:
+        con.close()
     return [(str(k), str(r), int(n)) for k, r, n in rows]
+
+
+def page(workspace: Workspace, flt: QuarantineFilter, limit: int, offset: int = 0) -> pa.Table:
+    """One page of the open records matching the filter, in file order, without their raw
+    bytes (read one record with :func:`get` for those)."""
+    sql, params = _open_records_sql(workspace, flt, _NO_RAW)
+    if not sql:
+        return ibis.schema(QUARANTINE).to_pyarrow().empty_table().drop_columns(["raw"])
+    con = scratch_duckdb()
+    try:
+        return con.execute(f"{sql} LIMIT ? OFFSET ?", [*params, limit, offset]).to_arrow_table()
+    finally:
+        con.close()
 
 
 def get(workspace: Workspace, quarantine_id: str) -> dict[str, Any]:
