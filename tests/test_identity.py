@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from clientela.engine import Engine, connect
@@ -140,3 +141,97 @@ def test_demo_world_resolves_to_exactly_its_people(tmp_path: Path) -> None:
     assert None not in people
     assert len(people) == len(truth) == 300
     assert len(set(ids.values())) == 300  # no contacts beyond the true people
+
+
+def _crm_and_app_user(tmp_path: Path, toml: str = "") -> Workspace:
+    """A CRM contact (id C-17) and an app user (u_alice) who identified with the same email,
+    typed differently (the CRM had it first), plus two app users who share another email."""
+    from clientela.ingest.crm import import_file
+    from helpers import land
+
+    ws = make_workspace(tmp_path / "ws", toml)
+    j = Journeys()
+    j.page(anonymous_id="dev-1", at=0)
+    j.identify(
+        anonymous_id="dev-1", user_id="u_alice", traits={"email": " Alice@ACME-corp.com"}, at=1
+    )
+    j.track("Webinar Attended", user_id="u_alice", at=2)
+    j.identify(user_id="bob", traits={"email": "shared@b.org"}, at=3)
+    j.identify(user_id="cat", traits={"email": "shared@b.org"}, at=4)
+    land(ws, j)
+    crm = tmp_path / "crm.csv"
+    crm.write_text(
+        "Contact ID,Email Address,Job Title,Created Date\n"
+        "C-17,alice@acme-corp.com,CTO,2024-03-01\n"
+        "C-18,zoe@z.org,Ops,2024-03-02\n"
+    )
+    import_file(ws, "contacts", crm)
+    return ws
+
+
+def test_crm_contact_and_app_user_with_one_email_are_one_contact(tmp_path: Path) -> None:
+    """By default a CRM contact and the app user with its email are one contact, with evidence."""
+    from helpers import run_job
+
+    ws = _crm_and_app_user(tmp_path)
+    tables = run_job(ws)
+    alice = [c for c in tables["contacts"] if c["email"] == "alice@acme-corp.com"]
+    assert len(alice) == 1
+    assert "C-17" not in {c["contact_id"] for c in tables["contacts"]}
+    assert alice[0]["contact_id"] == "u_alice" and alice[0]["in_crm"] and alice[0]["events"] == 3
+    ids = {(r["kind"], r["value"]): r["contact_id"] for r in tables["identities"]}
+    assert ids[("user_id", "C-17")] == ids[("user_id", "u_alice")] == "u_alice"
+    traits = {(t["contact_id"], t["trait"]): t["value"] for t in tables["contact_traits"]}
+    assert traits[("u_alice", "job_title")] == "CTO"
+    merges = [(m["contact_id"], m["user_id"], m["reason"]) for m in tables["identity_merges"]]
+    assert ("u_alice", "C-17", "email") in merges
+    evidence = next(m for m in tables["identity_merges"] if m["user_id"] == "C-17")
+    assert "alice@acme-corp.com" in evidence["evidence"]
+    # Two app users sharing an email are still refused, and nothing else merged.
+    assert ids[("user_id", "bob")] == "bob" and ids[("user_id", "cat")] == "cat"
+    assert ids[("user_id", "C-18")] == "C-18"
+    assert [(c["kind"], c["value"]) for c in tables["identity_conflicts"]] == [
+        ("email", "shared@b.org")
+    ]
+
+
+def test_merged_contact_shows_its_email_and_merge_in_cli_and_api(tmp_path: Path) -> None:
+    """`contacts list`, `contacts show` and the API show the merged contact with its email."""
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from clientela.api import create_app
+    from clientela.cli import app
+    from clientela.keys import create_key
+    from helpers import run_job
+
+    ws = _crm_and_app_user(tmp_path)
+    run_job(ws)
+    runner = CliRunner()
+    listed = runner.invoke(app, ["contacts", "list", "--format", "json", "-w", str(ws.root)])
+    assert listed.exit_code == 0, listed.output
+    emails = {r["contact_id"]: r["email"] for r in json.loads(listed.output)}
+    assert emails["u_alice"] == "alice@acme-corp.com" and "C-17" not in emails
+    shown = runner.invoke(
+        app, ["contacts", "show", "C-17", "-w", str(ws.root)], env={"COLUMNS": "200"}
+    )
+    assert shown.exit_code == 0, shown.output
+    assert "merged C-17 with u_alice (email)" in shown.output
+    _, key = create_key(ws, "read", "t")
+    with TestClient(create_app(ws), headers={"Authorization": f"Bearer {key}"}) as client:
+        body = client.get("/api/contacts/alice@acme-corp.com").json()
+    assert body["contact_id"] == "u_alice" and body["email"] == "alice@acme-corp.com"
+    assert [(m["user_id"], m["reason"]) for m in body["merges"]] == [("C-17", "email")]
+
+
+def test_merge_crm_on_email_false_keeps_the_old_behaviour(tmp_path: Path) -> None:
+    """With identity.merge_crm_on_email = false the CRM contact and app user stay two."""
+    from helpers import run_job
+
+    ws = _crm_and_app_user(tmp_path, "[identity]\nmerge_crm_on_email = false\n")
+    tables = run_job(ws)
+    ids = {(r["kind"], r["value"]): r["contact_id"] for r in tables["identities"]}
+    assert ids[("user_id", "C-17")] == "C-17" and ids[("user_id", "u_alice")] == "u_alice"
+    refused = {(c["value"], c["refused_contact"]) for c in tables["identity_conflicts"]}
+    assert ("alice@acme-corp.com", "u_alice") in refused
+    assert not [m for m in tables["identity_merges"] if m["reason"] == "email"]

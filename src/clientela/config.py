@@ -142,6 +142,9 @@ class IdentitySettings(_Section):
     """Identity resolution policy."""
 
     junk_ids: list[str] = Field(default_factory=list)
+    merge_crm_on_email: bool = True
+    """A CRM contact whose id the events never use joins the app user who identified with the
+    same email (one person per email). False keeps them two contacts."""
     merge_identified_on_email: bool = False
     force_merge: list[list[str]] = Field(default_factory=list)
 
@@ -924,7 +927,10 @@ latest = 2100-01-01
 [identity]
 # Ids never treated as a person's id, on top of the built-in list (null, undefined, 0, ...).
 junk_ids = []
-# Two different userIds with the same email stay two contacts unless this is true.
+# A CRM contact and the app user who identified with the same email are one contact.
+# Set to false to keep them two (CRM ids and app userIds then only meet when equal).
+merge_crm_on_email = true
+# Two different app userIds with the same email stay two contacts unless this is true.
 merge_identified_on_email = false
 # Groups of userIds that are one person, e.g. [["u_1", "u_2"]].
 force_merge = []

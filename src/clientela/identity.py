@@ -4,14 +4,18 @@ Rules, in order:
 
 1. Placeholder ids (``null``, ``undefined``, ``0``, ... plus ``identity.junk_ids``) are not ids.
 2. userIds are joined into one person by ``alias`` calls whose ``previousId`` is a known userId,
-   by ``identity.force_merge`` groups, and — only when ``identity.merge_identified_on_email`` is
-   true — by sharing an email. The person's contact id is the userId that is not the
-   ``previousId`` of any alias (the newest name), the most recently seen first.
+   by ``identity.force_merge`` groups, by email — a CRM contact whose id the events never use
+   joins the app user who first identified with its email (``identity.merge_crm_on_email``,
+   on by default) — and, only when ``identity.merge_identified_on_email`` is true, by any two
+   userIds sharing an email. Every such join is kept with its evidence (``merges``). The
+   person's contact id is the userId that is not the ``previousId`` of any alias (the newest
+   name), an app userId before a CRM-only id, the most recently seen first.
 3. An anonymousId belongs to the person it was first seen with (any call carrying both ids,
    or an ``alias`` from it). Seen later with somebody else, it stays with the first: two
    identified people are never merged through a shared device. The refusal is recorded.
-4. An email (lower-cased, trimmed) belongs to the person who first had it. Two identified
-   people with one email are not merged (unless configured); the refusal is recorded.
+4. An email (lower-cased, trimmed) belongs to the person who first had it. Two app users
+   with one email, or two CRM contacts with one email, are not merged (unless configured);
+   the refusal is recorded.
 5. An anonymousId never seen with a userId joins the person who owns its email (from its own
    identify traits); without such a person, anonymous ids sharing an email are one contact
    ``email:<address>``; with no email at all it is its own contact ``anon:<anonymousId>``.
@@ -43,12 +47,21 @@ class IdentityGraph:
     """kind ('user_id' | 'anonymous_id' | 'email'), value, contact_id, first_seen, last_seen"""
     conflicts: ir.Table
     """kind, value, kept_contact, refused_contact, reason, seen_at: merges refused"""
+    merges: ir.Table
+    """contact_id, user_id, merged_with, reason ('alias' | 'force_merge' | 'email'), evidence,
+    seen_at: every join of two userIds into one contact, with why"""
 
 
 def clean_id(col: ir.StringValue, junk_ids: list[str]) -> ir.StringValue:
     """The trimmed id, or NULL when it is empty or a placeholder."""
     trimmed = trim(col)
     return ibis.ifelse(trimmed.lower().isin(junk_ids), ibis.null("string"), trimmed)
+
+
+def clean_email(col: ir.StringValue) -> ir.StringValue:
+    """The email as matched: trimmed and lower-cased, NULL when blank."""
+    folded = trim(col).lower()
+    return ibis.ifelse(folded == "", ibis.null("string"), folded)
 
 
 def resolve(engine: Engine, settings: Settings) -> IdentityGraph:
@@ -62,14 +75,15 @@ def resolve(engine: Engine, settings: Settings) -> IdentityGraph:
         user_id=clean_id(_.user_id, junk),
         anonymous_id=clean_id(_.anonymous_id, junk),
         previous_id=clean_id(_.previous_id, junk),
-        email=_.email,
+        email=clean_email(_.email),
         ts=_.timestamp,
     )
     crm_ids = crm.select(
         user_id=clean_id(_.user_id, junk),
-        email=_.email,
-        ts=_.created_at.fill_null(_.imported_at),
+        email=clean_email(_.email),
+        ts=_.created_at.fill_null(_.imported_at).cast(ev.ts.type()),
     )
+    no_time = ibis.null().cast(ev.ts.type())
 
     # Every userId with when it was first and last seen.
     user_seen = engine.cache(_first_last_seen("user_id", ev, crm_ids))
@@ -78,13 +92,33 @@ def resolve(engine: Engine, settings: Settings) -> IdentityGraph:
     # alias previousId → userId where previousId is itself a userId: one person, two names.
     known = user_seen.select(prev=_.user_id)
     user_alias = aliases.join(known, aliases.previous_id == known.prev).select(
-        a=_.previous_id, b=_.user_id
+        a=_.previous_id, b=_.user_id, ts=_.ts
     )
-    edges = user_alias.filter(_.a != _.b)
+    # Every join of two userIds, with its evidence: (a, b, reason, evidence, seen_at).
+    joins = [
+        user_alias.filter(_.a != _.b)
+        .group_by(["a", "b"])
+        .aggregate(seen_at=_.ts.min())
+        .select(
+            "a",
+            "b",
+            reason=ibis.literal("alias"),
+            evidence="alias call: previousId " + _.a + " is now userId " + _.b,
+            seen_at=_.seen_at,
+        )
+    ]
     for group in settings.identity.force_merge:
         members = [m.strip() for m in group if m.strip()]
         for other in members[1:]:
-            edges = edges.union(ibis.memtable({"a": [members[0]], "b": [other]}))
+            joins.append(
+                ibis.memtable({"a": [other], "b": [members[0]]}).select(
+                    "a",
+                    "b",
+                    reason=ibis.literal("force_merge"),
+                    evidence=ibis.literal("identity.force_merge lists both ids"),
+                    seen_at=no_time,
+                )
+            )
 
     # Email → the userIds that had it.
     user_emails = (
@@ -97,36 +131,89 @@ def resolve(engine: Engine, settings: Settings) -> IdentityGraph:
         .aggregate(first_seen=_.ts.min())
     )
     user_emails = engine.cache(user_emails)
+    # CRM-only ids: CRM contacts whose id no event uses (a CRM id the app also uses is the
+    # app user itself).
+    app_users = ev.filter(_.user_id.notnull()).select("user_id").distinct()
+    crm_only = (
+        crm_ids.filter(_.user_id.notnull())
+        .select("user_id")
+        .distinct()
+        .anti_join(app_users, "user_id")
+    )
+    crm_only = engine.cache(crm_only)
     if settings.identity.merge_identified_on_email:
         first_owner = _first_per(user_emails, "email", "user_id")
-        edges = edges.union(
-            user_emails.join(first_owner.select(email=_.email, owner=_.user_id), "email")
+        joins.append(
+            user_emails.join(
+                first_owner.select(email=_.email, owner=_.user_id, owned_at=_.first_seen), "email"
+            )
             .filter(_.user_id != _.owner)
-            .select(a=_.user_id, b=_.owner)
+            .select(
+                a=_.user_id,
+                b=_.owner,
+                reason=ibis.literal("email"),
+                evidence="both identified with " + _.email,
+                seen_at=ibis.greatest(_.first_seen, _.owned_at),
+            )
         )
+    elif settings.identity.merge_crm_on_email:
+        # One person per email: the CRM contact that first had it joins the app user that
+        # first had it. Two app users (or two CRM contacts) with one email stay apart.
+        crm_emails = user_emails.semi_join(crm_only, "user_id")
+        app_emails = user_emails.anti_join(crm_only, "user_id")
+        crm_owner = _first_per(crm_emails, "email", "user_id")
+        app_owner = _first_per(app_emails, "email", "user_id").select(
+            email=_.email, owner=_.user_id, owned_at=_.first_seen
+        )
+        joins.append(
+            crm_owner.join(app_owner, "email").select(
+                a=_.user_id,
+                b=_.owner,
+                reason=ibis.literal("email"),
+                evidence="CRM contact "
+                + _.user_id
+                + " and app user "
+                + _.owner
+                + " have "
+                + _.email,
+                seen_at=ibis.greatest(_.first_seen, _.owned_at),
+            )
+        )
+    joined = engine.cache(union_all(joins))
 
-    component = _components(engine, user_seen.select(node=_.user_id), edges)
-    # The contact id of a person: a userId that was never renamed away, newest first.
+    component = _components(engine, user_seen.select(node=_.user_id), joined.select("a", "b"))
+    # The contact id of a person: a userId that was never renamed away, an app userId before
+    # a CRM-only id (the CRM's import time is no sign of life), newest first.
     renamed = user_alias.select(node=_.a).distinct()
     ranked = (
         component.join(user_seen, component.node == user_seen.user_id)
         .left_join(renamed.mutate(was_renamed=ibis.literal(1)), "node")
+        .left_join(crm_only.select(node=_.user_id, from_crm=ibis.literal(1)), "node")
         .select(
             "node",
             "label",
             "last_seen",
             was_renamed=_.was_renamed.fill_null(0),
+            from_crm=_.from_crm.fill_null(0),
         )
     )
     head = ranked.mutate(
         rank=ibis.row_number().over(
-            group_by="label", order_by=[_.was_renamed, _.last_seen.desc(), _.node]
+            group_by="label", order_by=[_.was_renamed, _.from_crm, _.last_seen.desc(), _.node]
         )
     ).filter(_.rank == 0)
     person = engine.cache(
         component.join(head.select("label", contact_id=_.node), "label").select(
             user_id=_.node, contact_id=_.contact_id
         )
+    )
+    merges = joined.join(person, joined.a == person.user_id).select(
+        contact_id=_.contact_id,
+        user_id=_.a,
+        merged_with=_.b,
+        reason=_.reason,
+        evidence=_.evidence,
+        seen_at=_.seen_at,
     )
 
     # anonymousId → the person it was first seen with.
@@ -233,7 +320,7 @@ def resolve(engine: Engine, settings: Settings) -> IdentityGraph:
             seen_at=_.first_seen,
         )
     )
-    return IdentityGraph(identities=identities, conflicts=conflicts)
+    return IdentityGraph(identities=identities, conflicts=conflicts, merges=merges)
 
 
 def _first_last_seen(column: str, *sources: ir.Table) -> ir.Table:

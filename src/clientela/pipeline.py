@@ -25,6 +25,7 @@ from clientela.workspace import Workspace
 TABLES = (
     "identities",
     "identity_conflicts",
+    "identity_merges",
     "contacts",
     "contact_traits",
     "accounts",
@@ -131,6 +132,7 @@ def compute(
     return {
         "identities": graph.identities,
         "identity_conflicts": graph.conflicts,
+        "identity_merges": graph.merges,
         "contacts": contacts,
         "contact_traits": contact_traits,
         "accounts": built.accounts,

@@ -44,6 +44,7 @@ from clientela.api.views import (
     LedgerRow,
     Lifecycle,
     Membership,
+    Merge,
     MetricCatalogue,
     MetricColumn,
     MetricInfo,
@@ -408,9 +409,9 @@ def get_contact(
 ) -> ContactDetail:
     """The contact with its 3D score (fit, engagement, grade under every model, and the
     lifecycle stage), the explanation of the score (every ledger row, as ``clientela
-    explain``), audience class with evidence, stage history, account memberships, refused
-    identity merges, and the first page of its timeline (newest first; the rest at
-    ``/api/contacts/{contact}/timeline``)."""
+    explain``), audience class with evidence, stage history, account memberships, the
+    identity merges that made it one person and the refused ones, and the first page of its
+    timeline (newest first; the rest at ``/api/contacts/{contact}/timeline``)."""
     with _reading(request) as eng:
         cid = _find_contact(eng, contact)
         profile = _first(eng, eng.published("contacts").filter(_.contact_id == cid)) or {}
@@ -440,6 +441,12 @@ def get_contact(
             eng.published("identity_conflicts").filter(
                 (_.kept_contact == cid) | (_.refused_contact == cid)
             ),
+        )
+        merges = _rows(
+            eng,
+            eng.published("identity_merges")
+            .filter(_.contact_id == cid)
+            .order_by(["seen_at", "user_id"]),
         )
         explanation = _explanation(eng, cid, view, model)
         timeline = _timeline(request, eng, cid, events, 0)
@@ -471,6 +478,7 @@ def get_contact(
         explanation=explanation,
         history=[StageSpan.model_validate(h) for h in history],
         memberships=[Membership.model_validate(m) for m in members],
+        merges=[Merge.model_validate(m) for m in merges],
         conflicts=[Conflict.model_validate(c) for c in conflicts],
         timeline=timeline,
     )

@@ -195,6 +195,16 @@ class Conflict(BaseModel):
     seen_at: datetime | None = None
 
 
+class Merge(BaseModel):
+    """Why an id is this contact's: two userIds joined into one person, with the evidence."""
+
+    user_id: str
+    merged_with: str
+    reason: str = Field(description="alias, force_merge or email.")
+    evidence: str | None = None
+    seen_at: datetime | None = None
+
+
 class TimelineEvent(BaseModel):
     """One event of the contact (the published ``activity`` table)."""
 
@@ -239,6 +249,7 @@ class ContactDetail(BaseModel):
     explanation: Explanation
     history: list[StageSpan] = []
     memberships: list[Membership] = []
+    merges: list[Merge] = []
     conflicts: list[Conflict] = []
     timeline: TimelinePage
 

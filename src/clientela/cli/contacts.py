@@ -63,6 +63,11 @@ def contacts_show(
                 (_.kept_contact == cid) | (_.refused_contact == cid)
             )
         ).to_pylist()
+        merges = eng.to_arrow(
+            eng.published("identity_merges")
+            .filter(_.contact_id == cid)
+            .order_by(["seen_at", "user_id"])
+        ).to_pylist()
         user_ids = [i["value"] for i in mine if i["kind"] == "user_id"]
         anon_ids = [i["value"] for i in mine if i["kind"] == "anonymous_id"]
         landed = eng.landed("events")
@@ -123,6 +128,16 @@ def contacts_show(
         )
     for m in members:
         console.print(f"  member of {m['account_id']} since {_when(m['since'])} ({m['reasons']})")
+    for m in merges:
+        console.print(
+            styled(
+                "[green]merged[/] {} with {} ({}): {}",
+                m["user_id"],
+                m["merged_with"],
+                m["reason"],
+                m["evidence"],
+            )
+        )
     for c in conflicts:
         console.print(
             styled(
