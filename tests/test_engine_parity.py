@@ -68,6 +68,8 @@ def _world(tmp_path: Path) -> Workspace:
         "Contact ID,Email Address,Account ID,Job Title\n"
         "bob,bob@b.org,acc-2,Buyer\n"
         "eve,eve@acme.io,,Ops\n"
+        # A CRM id the app never uses, with an app user's email: one person (identity_merges).
+        "C-9,Jo@mail.example ,,Applicant\n"
     )
     accounts = tmp_path / "accounts.csv"
     accounts.write_text("Account ID,Account Name,Website,Employees\nacc-2,Bee Org,b.org,12\n")
