@@ -26,6 +26,7 @@ from clientela.cli import ingest  # noqa: F401  init, ingest, import
 from clientela.cli import quarantine  # noqa: F401
 from clientela.cli import run  # noqa: F401  run, score
 from clientela.cli import contacts  # noqa: F401  contacts, explain
+from clientela.cli import check  # noqa: F401  the tracking plan check
 from clientela.cli import metrics  # noqa: F401
 from clientela.cli import report  # noqa: F401
 from clientela.cli import keys  # noqa: F401
