@@ -351,7 +351,8 @@ def _concepts(
                 kind="signal",
                 name=f"{model}: {signal.name}",
                 wants=_signal_wants(signal),
-                used_by=f"engagement of model {model}, {signal.points:g} points",
+                used_by=f"engagement of model {model}, {signal.points:g} point"
+                + ("" if signal.points == 1 else "s"),
                 events=count,
                 names=list(signal.event) if signal.type == "track" else [],
             )
