@@ -764,7 +764,9 @@ def tracking_summary(workspace: Workspace, shown: int = 3) -> str | None:
     """One line for the end of ``import`` / ``ingest``: the event names that feed nothing
     (``2 event names feed nothing: Demo Requested (412), Email Clicked (96); run `clientela
     check```), or None when every name feeds something."""
-    engine = connect(workspace)
+    # Embedded and in memory whatever the workspace's engine: the landed Parquet is all it
+    # reads, so it starts no Spark session and takes no lock a running job holds.
+    engine = connect(workspace, "duckdb", reader=True)
     try:
         unused = unused_event_names(engine, workspace.settings)
     finally:

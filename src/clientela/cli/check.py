@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from clientela.cli.common import EngineOpt, WorkspaceOpt, _engine, _workspace, app
+from clientela.cli.common import EngineOpt, WorkspaceOpt, _workspace, app
 from clientela.cli.output import console, styled
 from clientela.errors import ConfigError
 
@@ -26,9 +26,15 @@ def check(
 
     if fmt not in ("table", "json"):
         raise ConfigError("--format", fmt, "table or json")
+    from clientela.engine import connect
+
     ws = _workspace(workspace)
-    with _engine(ws.root, engine) as eng:
+    # A reader: the check reads landed Parquet only, so it runs while a job holds the file.
+    eng = connect(ws, engine, reader=True)
+    try:
         plan = check_plan(eng, ws)
+    finally:
+        eng.close()
     if fmt == "json":
         typer.echo(json.dumps(plan.to_json(), default=str, indent=2))
         return
