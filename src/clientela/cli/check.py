@@ -47,12 +47,11 @@ def check(
     used = sum(1 for n in plan.names if n.used)
     console.print(
         styled(
-            "[bold]{:,}[/] events landed under {:,} names; {:,} feed the settings, "
-            "{:,} feed nothing",
-            plan.events,
-            len(plan.names),
-            used,
-            len(plan.unused),
+            "[bold]{}[/] landed under {}; {} the settings, {} nothing",
+            _count(plan.events, "event"),
+            _count(len(plan.names), "name"),
+            _count(used, "feeds", "feed"),
+            _count(len(plan.unused), "feeds", "feed"),
         )
     )
 
@@ -90,10 +89,9 @@ def check(
         if n.suggestions:
             best = n.suggestions[0]
             line = styled(
-                "[yellow]{}[/] ({:,} events) is not used; did you mean {}? map it with the "
-                "{} lines below",
+                "[yellow]{}[/] ({}) is not used; did you mean {}? map it with the {} lines below",
                 n.name,
-                n.events,
+                _count(n.events, "event"),
                 best.concept,
                 ", ".join(f"[{t}]" for t in best.section.split(", ")),
             )
@@ -103,10 +101,10 @@ def check(
         else:
             console.print(
                 styled(
-                    "[yellow]{}[/] ({:,} events) is not used and is like nothing the settings "
+                    "[yellow]{}[/] ({}) is not used and is like nothing the settings "
                     "read: add a signal for it under {} if it matters",
                     n.name,
-                    n.events,
+                    _count(n.events, "event"),
                     "[models.NAME]",
                 ),
                 soft_wrap=True,
@@ -124,3 +122,8 @@ def check(
             mapped = ", ".join(section.maps) or "kept as it is (a [models] table replaces all)"
             console.print(styled("[dim]# {} {}: maps {}[/]", what, f"[{section.table}]", mapped))
             console.print(section.text, soft_wrap=True)
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    """``1 event``, ``2 events``; ``1 feeds``, ``2 feed`` (verbs give ``many``)."""
+    return f"{n:,} {one if n == 1 else (many or one + 's')}"
