@@ -326,3 +326,26 @@ def test_check_is_the_same_on_duckdb_and_spark(tmp_path: Path, spark_session: An
     assert reports[0] == reports[1]
     concepts = {c["name"]: c["events"] for c in reports[0]["concepts"]}
     assert concepts["b2b: demo request"] == 1 and concepts["b2b: pricing page"] == 1
+
+
+def test_mapping_one_model_keeps_the_default_others(tmp_path: Path) -> None:
+    """Without [models] in the file the untouched default model is printed too, unchanged."""
+    ws = make_workspace(tmp_path / "ws", '[report]\ntimezone = "UTC"\n')
+    j = Journeys()
+    j.track("Demo Requested", user_id="u1", at=0)
+    land(ws, j)
+    plan = _check(ws)
+    assert [(t.table, t.replaces, t.maps) for t in plan.toml] == [
+        ("models.b2b", False, ["Demo Requested"]),
+        ("models.b2c", False, []),
+    ]
+    before = ws.settings.models
+    path = ws.root / "clientela.toml"
+    path.write_text(_paste(path.read_text(encoding="utf-8"), plan), encoding="utf-8")
+    after = open_workspace(ws.root).settings.models
+    assert after["b2c"] == before["b2c"]
+    assert [s.name for s in after["b2b"].signals] == [
+        *(s.name for s in before["b2b"].signals),
+        "demo request (Demo Requested)",
+    ]
+    assert after["b2b"].fit == before["b2b"].fit

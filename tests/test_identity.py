@@ -235,3 +235,26 @@ def test_merge_crm_on_email_false_keeps_the_old_behaviour(tmp_path: Path) -> Non
     refused = {(c["value"], c["refused_contact"]) for c in tables["identity_conflicts"]}
     assert ("alice@acme-corp.com", "u_alice") in refused
     assert not [m for m in tables["identity_merges"] if m["reason"] == "email"]
+
+
+def test_two_crm_contacts_with_one_email_stay_two(tmp_path: Path) -> None:
+    """Only the first CRM contact with an email joins its app user; the other is refused."""
+    from clientela.ingest.crm import import_file
+
+    ws = make_workspace(tmp_path / "ws")
+    j = Journeys()
+    j.identify(user_id="u_alice", traits={"email": "alice@acme-corp.com"}, at=0)
+    ingest_files(ws, [j.write(tmp_path / "e.jsonl")])
+    crm = tmp_path / "crm.csv"
+    crm.write_text(
+        "Contact ID,Email Address,Created Date\n"
+        "C-2,alice@acme-corp.com,2024-06-01\n"
+        "C-1,ALICE@acme-corp.com,2024-01-01\n"
+    )
+    import_file(ws, "contacts", crm)
+    ids, conflicts = _resolve(ws)
+    assert ids[("user_id", "C-1")] == ids[("user_id", "u_alice")] == "u_alice"
+    assert ids[("user_id", "C-2")] == "C-2"
+    assert [(c["value"], c["kept_contact"], c["refused_contact"]) for c in conflicts] == [
+        ("alice@acme-corp.com", "u_alice", "C-2")
+    ]
