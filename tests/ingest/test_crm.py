@@ -76,3 +76,88 @@ def test_helpers() -> None:
     assert con.execute(
         f"SELECT {domain_sql(chr(39) + 'HTTP://www.x.org:8080/a' + chr(39))}"
     ).fetchone() == ("x.org",)
+
+
+# -- regression tests for issue 11 (a Spanish CRM export) ---------------------------------------
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+
+
+def _quarantined(ws: Workspace) -> list[dict[str, object]]:
+    from clientela.ingest.quarantine import open_records
+
+    return sorted(open_records(ws).to_pylist(), key=lambda r: int(str(r["line"])))
+
+
+def test_bom_semicolon_file_with_a_broken_row_lands_the_rest(tmp_path: Path) -> None:
+    """A BOM, ';' delimiter and one row with an unquoted ';' quarantine that row, not the file."""
+    ws = make_workspace(tmp_path / "ws")
+    csv = tmp_path / "c.csv"
+    csv.write_bytes(
+        "\ufeffID;Email;Company\n1;a@x.com;Acme\n2;b@x.com;Foo; Bar\n3;c@x.com;Baz\n".encode()
+    )
+    report = import_file(ws, "contacts", csv)
+    assert (report.accepted, report.quarantined) == (2, 1)
+    assert [r["user_id"] for r in _rows(ws, ws.contacts_dir)] == ["1", "3"]
+    [bad] = _quarantined(ws)
+    assert (bad["reason"], bad["line"], bad["source"]) == ("wrong_field_count", 3, str(csv))
+    assert "4 fields" in str(bad["detail"]) and "3" in str(bad["detail"])
+    assert bytes(bad["raw"]).decode() == "2;b@x.com;Foo; Bar"  # type: ignore[arg-type]
+
+
+def test_spanish_email_header_is_found(tmp_path: Path) -> None:
+    """'Correo electrónico' is the email column, 'Identificador' the id."""
+    ws = make_workspace(tmp_path / "ws")
+    csv = tmp_path / "c.csv"
+    csv.write_text("Identificador,Correo electrónico\nr1,ann@x.com\n", encoding="utf-8")
+    report = import_file(ws, "contacts", csv)
+    assert report.columns == {"id": "Identificador", "email": "Correo electrónico"}
+    [row] = _rows(ws, ws.contacts_dir)
+    assert (row["user_id"], row["email"]) == ("r1", "ann@x.com")
+
+
+def test_trait_names_keep_their_letters() -> None:
+    """Accented letters are ASCII-folded in trait names, not deleted."""
+    assert snake_case("Teléfono") == "telefono"
+    assert snake_case("Correo electrónico") == "correo_electronico"
+    assert snake_case("Año de fundación") == "ano_de_fundacion"
+    assert snake_case("Straße") == "strasse"
+
+
+def test_european_created_date_is_parsed(tmp_path: Path) -> None:
+    """'15/02/2026' in a created column is 15 February 2026, not a silent null."""
+    ws = make_workspace(tmp_path / "ws")
+    csv = tmp_path / "c.csv"
+    csv.write_text("id,email,Created Date\nr1,a@x.com,15/02/2026\nr2,b@x.com,03/01/2026\n")
+    import_file(ws, "contacts", csv)
+    got = {r["user_id"]: r["created_at"] for r in _rows(ws, ws.contacts_dir)}
+    assert got["r1"].isoformat() == "2026-02-15T00:00:00+00:00"  # type: ignore[union-attr]
+    assert got["r2"].isoformat() == "2026-01-03T00:00:00+00:00"  # type: ignore[union-attr]
+
+
+def test_unparseable_created_date_is_quarantined(tmp_path: Path) -> None:
+    """A created date that is no date quarantines its row with the column and the value."""
+    ws = make_workspace(tmp_path / "ws")
+    csv = tmp_path / "c.csv"
+    csv.write_text("id,email,created_at\nr1,a@x.com,2026-02-15\nr2,b@x.com,next tuesday\n")
+    report = import_file(ws, "contacts", csv)
+    assert (report.accepted, report.quarantined) == (1, 1)
+    [bad] = _quarantined(ws)
+    assert (bad["reason"], bad["line"], bad["field"]) == ("bad_date", 3, "created_at")
+    assert "'next tuesday'" in str(bad["detail"])
+
+
+def test_duplicate_ids_last_row_wins_whole(tmp_path: Path) -> None:
+    """Two rows with one id: the last row lands whole (no fields from the other), and the
+    first is reported and quarantined as superseded."""
+    ws = make_workspace(tmp_path / "ws")
+    csv = tmp_path / "c.csv"
+    csv.write_text("id,email,title,city\nr1,a@x.com,CEO,\nr1,a2@x.com,,Vigo\n")
+    report = import_file(ws, "contacts", csv)
+    assert report.duplicates == {"r1": 2}
+    [row] = _rows(ws, ws.contacts_dir)
+    assert (row["email"], row["line"]) == ("a2@x.com", 3)
+    assert json.loads(str(row["traits"])) == {"city": "Vigo"}
+    [old] = _quarantined(ws)
+    assert (old["reason"], old["line"]) == ("duplicate_id", 2)
+    assert "line 3" in str(old["detail"])

@@ -1,0 +1,221 @@
+"""Reading a CRM CSV: encoding and delimiter sniffed per file, one record per row with its line.
+
+The standard library's ``csv`` module reads the file (not DuckDB's CSV reader): it gives every
+record with the exact physical lines it came from, so a malformed row (a field too many, a
+field too few, an unterminated quote) is set aside with its line number and verbatim text while
+the rest of the file reads on; and it decodes any Python codec (cp1252, which Excel writes on
+Windows, is not one DuckDB reads). Rows are gathered column by column into Arrow arrays in
+chunks, so a large export does not become millions of Python lists.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+from clientela.errors import InputError
+
+DELIMITERS = (",", ";", "\t", "|")
+_SNIFF_BYTES = 1 << 16
+_CHUNK_ROWS = 50_000
+# A field may be long (notes, HTML), but an unterminated quote must not swallow the machine.
+_FIELD_LIMIT = 16 << 20
+RESERVED = frozenset({"_line", "_row_json"})
+
+
+@dataclass
+class Rejected:
+    """A row set aside before any column was read: its line, verbatim text and why."""
+
+    line: int
+    raw: str
+    reason: str
+    detail: str
+
+
+@dataclass
+class ParsedFile:
+    """The header, the well-formed rows (``_line`` + one text column per header) and the
+    rejected ones."""
+
+    columns: list[str]
+    table: pa.Table
+    rejected: list[Rejected] = field(default_factory=list)
+    encoding: str = "utf-8"
+    delimiter: str = ","
+    blank: int = 0
+
+
+def delimiter_option(value: str | None) -> str | None:
+    """A delimiter as settings hold it (checked there): ',', ';', '|', 'tab' or '\\t'."""
+    if not value:
+        return None
+    return "\t" if value.lower() in ("tab", "\\t") else value
+
+
+def encoding_option(value: str | None) -> str | None:
+    """A codec name as settings hold it (checked there); UTF-8 also skips a BOM."""
+    if not value:
+        return None
+    name = codecs.lookup(value).name
+    return "utf-8-sig" if name in ("utf-8", "utf-8-sig") else name
+
+
+def sniff_encoding(path: Path) -> str:
+    """UTF-8 (with or without a BOM), UTF-16 with a BOM, else cp1252, else latin-1."""
+    with path.open("rb") as f:
+        head = f.read(4)
+        if head.startswith(codecs.BOM_UTF8):
+            return "utf-8-sig"
+        if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+            return "utf-16"
+        for candidate in ("utf-8", "cp1252"):
+            f.seek(0)
+            decoder = codecs.getincrementaldecoder(candidate)()
+            try:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    decoder.decode(chunk)
+                decoder.decode(b"", final=True)
+            except UnicodeDecodeError:
+                continue
+            return "utf-8-sig" if candidate == "utf-8" else candidate
+    return "latin-1"
+
+
+def sniff_delimiter(sample: str) -> str:
+    """The delimiter that splits the header into the most fields while most of the sample's
+    rows have as many fields as the header (',' for a one-column file)."""
+    lines = sample.splitlines()[:-1] or sample.splitlines()  # the last may be cut short
+    best, best_score = ",", (0, 0)
+    for delim in DELIMITERS:
+        rows = [r for r in csv.reader(lines, delimiter=delim) if r]
+        if not rows or len(rows[0]) < 2:
+            continue
+        width = len(rows[0])
+        score = (sum(len(r) == width for r in rows), width)
+        if score > best_score:
+            best, best_score = delim, score
+    return best
+
+
+class _Lines:
+    """The file's lines, remembering the ones the csv reader took for the current record."""
+
+    def __init__(self, source: io.TextIOBase) -> None:
+        self.source = source
+        self.taken: list[str] = []
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        line = self.source.readline()
+        if not line:
+            raise StopIteration
+        self.taken.append(line)
+        return line
+
+
+def _header(names: list[str]) -> list[str]:
+    """Header names stripped; blank ones named column_N, repeated ones suffixed _2, _3."""
+    out: list[str] = []
+    seen = set(RESERVED)
+    for i, name in enumerate(names, start=1):
+        base = name.strip().lstrip("\ufeff") or f"column_{i}"
+        unique, n = base, 1
+        while unique in seen:
+            n += 1
+            unique = f"{base}_{n}"
+        seen.add(unique)
+        out.append(unique)
+    return out
+
+
+def read_csv(path: Path, delimiter: str | None = None, encoding: str | None = None) -> ParsedFile:
+    """Parse a CRM CSV; rows with the wrong number of fields are rejected, not fatal."""
+    enc = encoding or sniff_encoding(path)
+    try:
+        with path.open(encoding=enc, newline="") as f:
+            delim = delimiter or sniff_delimiter(f.read(_SNIFF_BYTES))
+            f.seek(0)
+            return _parse(f, path, enc, delim)
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            path,
+            f"is not {enc} text (byte 0x{exc.object[exc.start]:02x} at byte offset "
+            f"{exc.start} of a chunk); give the file's encoding with --encoding "
+            "(e.g. cp1252, latin-1)",
+        ) from None
+
+
+def _parse(f: io.TextIOBase, path: Path, encoding: str, delimiter: str) -> ParsedFile:
+    csv.field_size_limit(max(csv.field_size_limit(), _FIELD_LIMIT))
+    lines = _Lines(f)
+    reader = csv.reader(lines, delimiter=delimiter)
+    line = 1  # the physical line the next record starts on
+    columns: list[str] | None = None
+    parsed: ParsedFile | None = None
+    chunk: list[list[str]] = []
+    chunk_lines: list[int] = []
+    batches: list[pa.Table] = []
+    blank = 0
+    while True:
+        try:
+            row = next(reader)
+            error = None
+        except StopIteration:
+            break
+        except csv.Error as exc:  # e.g. a field over the size limit
+            row, error = None, str(exc)
+        raw = "".join(lines.taken)
+        start, line = line, line + max(1, len(lines.taken))
+        lines.taken.clear()
+        text = raw.rstrip("\r\n")
+        if columns is None:
+            if row is None or not row:
+                blank += row is not None
+                continue
+            columns = _header(row)
+            parsed = ParsedFile(columns, pa.table({}), [], encoding, delimiter)
+            continue
+        assert parsed is not None
+        if error is not None or row is None:
+            parsed.rejected.append(Rejected(start, text, "malformed_row", f"CSV error: {error}"))
+            continue
+        if not row or (row == [""] and len(columns) > 1):
+            blank += 1
+            continue
+        if len(row) != len(columns):
+            parsed.rejected.append(
+                Rejected(
+                    start,
+                    text,
+                    "wrong_field_count",
+                    f"line {start} has {len(row)} fields, the header has {len(columns)} "
+                    f"(delimiter {delimiter!r}: a field holding it must be in double quotes)",
+                )
+            )
+            continue
+        chunk.append(row)
+        chunk_lines.append(start)
+        if len(chunk) >= _CHUNK_ROWS:
+            batches.append(_batch(columns, chunk, chunk_lines))
+            chunk, chunk_lines = [], []
+    if columns is None or parsed is None:
+        raise InputError(path, "is empty: no header row")
+    batches.append(_batch(columns, chunk, chunk_lines))
+    parsed.table = pa.concat_tables(batches)
+    parsed.blank = blank
+    return parsed
+
+
+def _batch(columns: list[str], rows: list[list[str]], lines: list[int]) -> pa.Table:
+    arrays = [pa.array(lines, pa.int64())]
+    arrays += [pa.array([r[i] for r in rows], pa.string()) for i in range(len(columns))]
+    return pa.table(arrays, names=["_line", *columns])
