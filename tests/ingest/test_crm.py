@@ -399,3 +399,18 @@ def test_empty_file_is_a_clear_error(tmp_path: Path) -> None:
     csv.write_text("\n\n")
     with pytest.raises(InputError, match=r"empty\.csv.*no header"):
         import_file(ws, "contacts", csv)
+
+
+def test_forgotten_person_in_a_broken_row_is_dropped_not_quarantined(tmp_path: Path) -> None:
+    """After `privacy forget`, a row of that person with a field too many is dropped (its
+    fields are checked though no column was read), not kept in quarantine with their data."""
+    from clientela import privacy
+
+    ws = make_workspace(tmp_path / "ws")
+    privacy.forget(ws, "ada@x.com", actor="cli:tester")
+    csv = tmp_path / "c.csv"
+    csv.write_text("id;email;note\nr1;ada@x.com;a;b\nr2;bob@x.com;c;d\nr3;cy@x.com;e\n")
+    report = import_file(ws, "contacts", csv)
+    assert (report.forgotten, report.accepted, report.quarantined) == (1, 1, 1)
+    [kept] = _quarantined(ws)
+    assert kept["line"] == 3 and kept["reason"] == "wrong_field_count"

@@ -32,6 +32,7 @@ from clientela.ingest.crm.read import (
     read_csv,
 )
 from clientela.privacy.store import landing_lock, load_tombstones
+from clientela.schema import ACCOUNTS, CONTACTS
 from clientela.workspace import Workspace, new_segment_name
 
 SAMPLE_ROWS = 20  # rejected rows and duplicate ids listed in a report
@@ -105,32 +106,49 @@ def import_file(
     try:
         report = ImportReport(source=str(path), dry_run=dry_run)
         columns, rejected = _load(con, path, cfg, report)
-        _map(con, kind, columns, cfg, report)
-        _check(con, kind, cfg, report)
-        _settle_duplicates(con, report)
-        now = datetime.now(UTC).isoformat()
-        con.execute(_out_sql(kind, report, now))
-        _add_rejected(con, rejected, report.source)
-        tombstones = load_tombstones(workspace) if kind == "contacts" else None
-        if tombstones is not None:
-            report.forgotten = tombstones.drop_from(con, "out", columns=("user_id", "email"))
-        _count(con, report)
-        if on_plan is not None:
-            on_plan(report)
-        if dry_run:
-            return report
-        folder = workspace.contacts_dir if kind == "contacts" else workspace.accounts_dir
-        with landing_lock(workspace, timeout=None):
-            _write(con, workspace, kind, folder, report, now)
+        _land(con, workspace, kind, columns, cfg, report, rejected, on_plan)
         return report
     finally:
         con.close()
 
 
+def _land(
+    con: Any,
+    workspace: Workspace,
+    kind: Kind,
+    columns: list[str],
+    cfg: ContactColumns | AccountColumns,
+    report: ImportReport,
+    rejected: list[Rejected],
+    on_plan: Callable[[ImportReport], None] | None = None,
+) -> None:
+    """From table ``rows`` (see :func:`_load`) to a landed segment and quarantined rows."""
+    _map(con, kind, columns, cfg, report)
+    _check(con, kind, cfg, report)
+    _settle_duplicates(con, report)
+    now = datetime.now(UTC).isoformat()
+    con.execute(_out_sql(kind, now))
+    _add_rejected(con, rejected, report.source)
+    tombstones = load_tombstones(workspace) if kind == "contacts" else None
+    if tombstones is not None:
+        loose = _loose_fields(con)
+        report.forgotten = tombstones.drop_from(con, "out", columns=("user_id", "email", *loose))
+    _count(con, report)
+    if on_plan is not None:
+        on_plan(report)
+    if report.dry_run:
+        return
+    folder = workspace.contacts_dir if kind == "contacts" else workspace.accounts_dir
+    with landing_lock(workspace, timeout=None):
+        _write(con, workspace, kind, folder, report, now)
+
+
 def _load(
     con: Any, path: Path, cfg: ContactColumns | AccountColumns, report: ImportReport
 ) -> tuple[list[str], list[Rejected]]:
-    """Table ``rows``: ``_line``, ``_row_json`` and every column of the file as text."""
+    """Table ``rows``: ``_line``, ``_source``, ``_qid`` (the quarantine id of a retried row),
+    ``_row_json`` (the row as a JSON object, kept if it is quarantined) and every column of
+    the file as text."""
     rejected: list[Rejected] = []
     if path.name.lower().endswith(".parquet"):
         try:
@@ -158,7 +176,8 @@ def _load(
         raise InputError(path, f"has a column named {sorted(clash)[0]!r}, a name clientela uses")
     pairs = ", ".join(f"{_q(c)} := {_q(c)}" for c in columns)
     con.execute(
-        "CREATE TABLE rows AS SELECT _line, "
+        f"CREATE TABLE rows AS SELECT _line, {_lit(str(path))} AS _source, "
+        "NULL::VARCHAR AS _qid, "
         f"CAST(to_json(struct_pack({pairs})) AS VARCHAR) AS _row_json, * EXCLUDE (_line) "
         "FROM parsed ORDER BY _line"
     )
@@ -268,7 +287,8 @@ def _check(
         return "CASE " + " ".join(f"WHEN {p[0]} THEN {pick(p)}" for p in problems) + " END"
 
     con.execute(
-        f"CREATE TABLE base AS SELECT {fields}, {traits} AS traits, _line AS line, "
+        f"CREATE TABLE base AS SELECT {fields}, {traits} AS traits, _source AS source, "
+        "_line AS line, _qid, "
         f"{key} AS _key, {_sql(dates['modified_at'])} AS _modified, "
         f"{case(lambda p: _lit(p[1]))} AS _reason, {case(lambda p: _lit(p[2]))} AS _field, "
         f"{case(lambda p: p[3])} AS _detail, _row_json AS _raw FROM rows"
@@ -313,16 +333,16 @@ WHERE base.line = d.l AND d.kept <> d.l
     )
 
 
-def _out_sql(kind: Kind, report: ImportReport, now: str) -> str:
+def _out_sql(kind: Kind, now: str) -> str:
     landed = (
         "user_id, email, account_id, created_at"
         if kind == "contacts"
         else "account_id, name, domain"
     )
     return (
-        f"CREATE TABLE out AS SELECT {landed}, traits, {_lit(report.source)} AS source, line, "
-        f"{_lit(now)}::TIMESTAMPTZ AS imported_at, _reason, _field, _detail, _raw "
-        "FROM base ORDER BY line"
+        f"CREATE TABLE out AS SELECT {landed}, traits, source, line, "
+        f"{_lit(now)}::TIMESTAMPTZ AS imported_at, _reason, _field, _detail, _raw, _qid, "
+        "NULL::VARCHAR[] AS _fields FROM base ORDER BY source, line"
     )
 
 
@@ -336,14 +356,28 @@ def _add_rejected(con: Any, rejected: list[Rejected], source: str) -> None:
             "_reason": pa.array([r.reason for r in rejected], pa.string()),
             "_detail": pa.array([r.detail for r in rejected], pa.string()),
             "_raw": pa.array([r.raw for r in rejected], pa.string()),
+            "_fields": pa.array([r.fields for r in rejected], pa.list_(pa.string())),
         }
     )
     con.register("rejected_rows", table)
     con.execute(
-        "INSERT INTO out BY NAME SELECT line, _reason, NULL AS _field, _detail, _raw, "
+        "INSERT INTO out BY NAME SELECT line, _reason, NULL AS _field, _detail, _raw, _fields, "
         f"{_lit(source)} AS source FROM rejected_rows"
     )
     con.unregister("rejected_rows")
+
+
+def _loose_fields(con: Any) -> list[str]:
+    """Columns ``_f1``, ``_f2``... of ``out`` holding the fields of the rows the CSV reader set
+    aside (no column of theirs was read), so that a forgotten person's id or email in a
+    broken row is found too and the row dropped, not kept in quarantine."""
+    row = con.execute("SELECT max(len(_fields)) FROM out").fetchone()
+    width = min(int(row[0] or 0), 1_000) if row else 0
+    names = [f"_f{i}" for i in range(1, width + 1)]
+    for i, name in enumerate(names, start=1):
+        con.execute(f"ALTER TABLE out ADD COLUMN {name} VARCHAR")
+        con.execute(f"UPDATE out SET {name} = _fields[{i}] WHERE _fields IS NOT NULL")
+    return names
 
 
 def _count(con: Any, report: ImportReport) -> None:
@@ -360,7 +394,7 @@ def _count(con: Any, report: ImportReport) -> None:
         RejectedRow(int(line), str(reason), f, str(detail))
         for line, reason, f, detail in con.execute(
             "SELECT line, _reason, _field, _detail FROM out WHERE _reason IS NOT NULL "
-            f"ORDER BY line LIMIT {SAMPLE_ROWS}"
+            f"ORDER BY source, line LIMIT {SAMPLE_ROWS}"
         ).fetchall()
     ]
 
@@ -369,22 +403,24 @@ def _write(
     con: Any, workspace: Workspace, kind: str, folder: Path, report: ImportReport, now: str
 ) -> None:
     """Write the accepted rows of ``out`` as a segment and the rejected ones to quarantine."""
+    landed = ", ".join(CONTACTS if kind == "contacts" else ACCOUNTS)
     if report.accepted:
         target = folder / new_segment_name(kind)
         with workspace.atomic_file(target) as tmp:
             con.execute(
-                "COPY (SELECT * EXCLUDE (_reason, _field, _detail, _raw) FROM out "
-                f"WHERE _reason IS NULL ORDER BY line) TO {_lit(str(tmp))} (FORMAT parquet)"
+                f"COPY (SELECT {landed} FROM out WHERE _reason IS NULL ORDER BY source, line) "
+                f"TO {_lit(str(tmp))} (FORMAT parquet)"
             )
     if report.quarantined:
         target = workspace.quarantine_dir / new_segment_name(kind)
         with workspace.atomic_file(target) as tmp:
             con.execute(
-                "COPY (SELECT md5(concat_ws('|', source, line, _raw)) AS quarantine_id, "
+                "COPY (SELECT coalesce(_qid, md5(concat_ws('|', source, line, _raw))) "
+                "AS quarantine_id, "
                 f"{_lit(kind)} AS kind, source, line, NULL::INTEGER AS item, "
                 "_reason AS reason, _field AS field, _detail AS detail, encode(_raw) AS raw, "
                 f"{_lit(now)}::TIMESTAMPTZ AS quarantined_at, NULL AS ingest_id "
-                f"FROM out WHERE _reason IS NOT NULL ORDER BY line) TO {_lit(str(tmp))} "
+                f"FROM out WHERE _reason IS NOT NULL ORDER BY source, line) TO {_lit(str(tmp))} "
                 "(FORMAT parquet)"
             )
 

@@ -26,7 +26,7 @@ _SNIFF_BYTES = 1 << 16
 _CHUNK_ROWS = 50_000
 # A field may be long (notes, HTML), but an unterminated quote must not swallow the machine.
 _FIELD_LIMIT = 16 << 20
-RESERVED = frozenset({"_line", "_row_json"})
+RESERVED = frozenset({"_line", "_source", "_qid", "_row_json"})
 
 
 @dataclass
@@ -37,6 +37,7 @@ class Rejected:
     raw: str
     reason: str
     detail: str
+    fields: list[str] | None = None  # as split, when the row could be split
 
 
 @dataclass
@@ -199,6 +200,7 @@ def _parse(f: io.TextIOBase, path: Path, encoding: str, delimiter: str) -> Parse
                     "wrong_field_count",
                     f"line {start} has {len(row)} fields, the header has {len(columns)} "
                     f"(delimiter {delimiter!r}: a field holding it must be in double quotes)",
+                    row,
                 )
             )
             continue
