@@ -144,3 +144,65 @@ def test_quarantine_meanings_are_per_kind(tmp_path: Path) -> None:
     assert "neither a contact id nor a valid email" in result.output
     assert "userId" not in result.output
     assert json.loads(json.dumps(quarantine_meaning("nope", "nope"))) == ""
+
+
+def test_quarantine_retry_imports_crm_rows_again(tmp_path: Path) -> None:
+    """After setting date_format, `quarantine retry` lands the bad_date row with its original
+    line and source; a row with a field too many and a superseded duplicate stay open."""
+    ws = _init(tmp_path)
+    csv = tmp_path / "c.csv"
+    csv.write_text(
+        "id,email,created\nr1,a@x.com,2026-01-05\nr2,b@x.com,Feb 15 2026\n"
+        "r3,c@x.com,2026-01-06,extra\nr1,a2@x.com,2026-01-07\n"
+    )
+    assert runner.invoke(app, ["import", "contacts", str(csv), "-w", str(ws)]).exit_code == 0
+    toml = ws / "clientela.toml"
+    toml.write_text(
+        toml.read_text().replace(
+            "[import.contacts]\n", '[import.contacts]\ndate_format = "%b %d %Y"\n'
+        )
+    )
+    result = runner.invoke(app, ["quarantine", "retry", "-w", str(ws)], env=WIDE)
+    assert result.exit_code == 0, result.output
+    assert "contacts rows retried 1: landed 1, still rejected 0" in result.output
+    assert "2 contacts rows not retried (duplicate_id: 1, wrong_field_count: 1)" in result.output
+    from clientela.engine import scratch_duckdb
+    from clientela.ingest.quarantine import open_records
+    from clientela.workspace import open_workspace
+
+    w = open_workspace(ws)
+    files = [str(p) for p in w.segments(w.contacts_dir)]
+    rows = (
+        scratch_duckdb()
+        .execute(
+            "SELECT user_id, email, created_at::VARCHAR, source, line FROM read_parquet(?) "
+            "ORDER BY user_id, line",
+            [files],
+        )
+        .fetchall()
+    )
+    assert rows == [
+        ("r1", "a2@x.com", "2026-01-07 00:00:00+00", str(csv), 5),
+        ("r2", "b@x.com", "2026-02-15 00:00:00+00", str(csv), 3),
+    ]
+    assert sorted(r["reason"] for r in open_records(w).to_pylist()) == [
+        "duplicate_id",
+        "wrong_field_count",
+    ]
+    again = runner.invoke(app, ["quarantine", "retry", "-w", str(ws)], env=WIDE)
+    assert "contacts rows retried" not in again.output  # the landed row is no longer open
+
+
+def test_retry_that_still_fails_keeps_the_row_open_with_its_new_reason(tmp_path: Path) -> None:
+    """A missing_id row retried without a new mapping stays open, once, with the same id."""
+    ws = _init(tmp_path)
+    csv = tmp_path / "c.csv"
+    csv.write_text("id,email\n,not-an-email\n")
+    assert runner.invoke(app, ["import", "contacts", str(csv), "-w", str(ws)]).exit_code == 0
+    result = runner.invoke(app, ["quarantine", "retry", "-w", str(ws)], env=WIDE)
+    assert "landed 0, still rejected 1 (missing_id: 1)" in result.output
+    from clientela.ingest.quarantine import open_records
+    from clientela.workspace import open_workspace
+
+    [row] = open_records(open_workspace(ws)).to_pylist()
+    assert (row["reason"], row["line"], row["source"]) == ("missing_id", 2, str(csv))

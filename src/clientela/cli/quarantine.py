@@ -108,12 +108,18 @@ def quarantine_retry(
     quarantine_id: Annotated[str | None, typer.Option("--id", help="Only this record.")] = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Re-process open records (after fixing config): the ones that now pass are landed."""
+    """Re-process open records (after fixing config): the ones that now pass are landed.
+
+    CRM rows (missing_id, bad_date) are imported again with the current [import.*]
+    settings; rows with a field too many, or superseded by a newer row of the same id, need
+    the file fixed and imported again.
+    """
     from clientela.ingest.quarantine import QuarantineFilter, retry
 
     report = retry(
         _workspace(workspace),
         QuarantineFilter(reason=reason, source=source, quarantine_id=quarantine_id),
+        crm=True,
     )
     landing = report.landing
     console.print(
@@ -126,7 +132,33 @@ def quarantine_retry(
             landing.quarantined,
         )
     )
-    for kind, count in report.skipped_kinds.items():
+    for kind, outcome in report.crm.items():
+        if not outcome.retried:
+            continue
         console.print(
-            f"{count:,} {kind} rows not retried: fix the mapping and import the file again"
+            styled(
+                "{} rows retried {:,}: landed [bold green]{:,}[/], still rejected [bold]{:,}[/]{}",
+                kind,
+                outcome.retried,
+                outcome.landed,
+                outcome.still_rejected,
+                " (" + ", ".join(f"{k}: {v:,}" for k, v in sorted(outcome.reasons.items())) + ")"
+                if outcome.reasons
+                else "",
+            )
+        )
+    for kind, count in report.skipped_kinds.items():
+        outcome = report.crm.get(kind)
+        why = (
+            ", ".join(f"{k}: {v:,}" for k, v in sorted(outcome.not_retried.items()))
+            if outcome
+            else ""
+        )
+        console.print(
+            styled(
+                "{:,} {} rows not retried ({}): fix the file and import it again",
+                count,
+                kind,
+                why,
+            )
         )

@@ -307,7 +307,7 @@ def _settle_duplicates(con: Any, report: ImportReport) -> None:
     )
     dups = con.execute(
         "SELECT _key, count(*) AS n FROM base WHERE _reason IS NULL AND _key IS NOT NULL "
-        "GROUP BY 1 HAVING n > 1 ORDER BY min(line)"
+        "GROUP BY source, _key HAVING n > 1 ORDER BY min(source), min(line)"
     ).fetchall()
     report.duplicate_ids = len(dups)
     report.duplicates = {str(k): int(n) for k, n in dups[:SAMPLE_ROWS]}
@@ -324,11 +324,11 @@ def _settle_duplicates(con: Any, report: ImportReport) -> None:
 UPDATE base SET _reason = 'duplicate_id', _field = {_lit(id_col)},
     _detail = 'id ''' || d._key || ''' is also on line ' || d.kept || {why}
 FROM (
-    SELECT line AS l, _key, first_value(line) OVER (
-        PARTITION BY _key ORDER BY _modified DESC NULLS LAST, line DESC) AS kept
+    SELECT source AS s, line AS l, _key, first_value(line) OVER (
+        PARTITION BY source, _key ORDER BY _modified DESC NULLS LAST, line DESC) AS kept
     FROM base WHERE _reason IS NULL AND _key IS NOT NULL
 ) d
-WHERE base.line = d.l AND d.kept <> d.l
+WHERE base.source = d.s AND base.line = d.l AND d.kept <> d.l
 """
     )
 
