@@ -157,7 +157,7 @@ def test_duplicate_ids_last_row_wins_whole(tmp_path: Path) -> None:
     assert report.duplicates == {"r1": 2}
     [row] = _rows(ws, ws.contacts_dir)
     assert (row["email"], row["line"]) == ("a2@x.com", 3)
-    assert json.loads(str(row["traits"])) == {"city": "Vigo"}
+    assert json.loads(str(row["traits"])) == {"title": None, "city": "Vigo"}  # not CEO
     [old] = _quarantined(ws)
     assert (old["reason"], old["line"]) == ("duplicate_id", 2)
     assert "line 3" in str(old["detail"])
@@ -188,7 +188,7 @@ def test_spanish_crm_export_fixture(tmp_path: Path) -> None:
     # 1002: line 5 is both the last and the newest; its blank phone is not filled from line 3.
     bruno = rows["1002"]
     assert (bruno["line"], bruno["email"]) == (5, "bruno.gomez@ejemplo.es")
-    assert "telefono" not in json.loads(str(bruno["traits"]))
+    assert json.loads(str(bruno["traits"]))["telefono"] is None
     assert json.loads(str(bruno["traits"]))["apellidos"] == "Gómez Ruiz"
     got = [(r["line"], r["reason"]) for r in _quarantined(ws)]
     assert got == [
@@ -414,3 +414,23 @@ def test_forgotten_person_in_a_broken_row_is_dropped_not_quarantined(tmp_path: P
     assert (report.forgotten, report.accepted, report.quarantined) == (1, 1, 1)
     [kept] = _quarantined(ws)
     assert kept["line"] == 3 and kept["reason"] == "wrong_field_count"
+
+
+def test_file_columns_named_like_landed_columns(tmp_path: Path) -> None:
+    """A file whose columns are named 'email', 'traits', 'source' and 'line' still imports,
+    and a quarantined row keeps them all in its raw JSON."""
+    ws = make_workspace(tmp_path / "ws")
+    csv = tmp_path / "c.csv"
+    csv.write_text("user_id,email,traits,source,line\nu1,a@x.com,t,s,l\n,,t2,s2,l2\n")
+    report = import_file(ws, "contacts", csv)
+    assert (report.accepted, report.quarantined) == (1, 1)
+    [row] = _rows(ws, ws.contacts_dir)
+    assert json.loads(str(row["traits"])) == {"traits": "t", "source": "s", "line": "l"}
+    [bad] = _quarantined(ws)
+    assert json.loads(bytes(bad["raw"]).decode()) == {  # type: ignore[arg-type]
+        "user_id": "",
+        "email": "",
+        "traits": "t2",
+        "source": "s2",
+        "line": "l2",
+    }

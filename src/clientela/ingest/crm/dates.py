@@ -64,7 +64,11 @@ def plan(con: Any, table: str, column: str, date_format: str | None) -> DatePlan
     day_evidence, month_evidence, dmy = (int(x or 0) for x in row) if row else (0, 0, 0)
     day_first = day_evidence >= month_evidence
     formats = "[" + ", ".join(_lit(f) for f in _formats(day_first)) + "]"
-    sql = f"coalesce({iso}, try_strptime({value}, {formats})::TIMESTAMPTZ)"
+    # A failed cast costs more than a failed strptime: cast only what looks like ISO.
+    sql = (
+        f"CASE WHEN regexp_matches({value}, '^\\d{{4}}-') THEN {iso} "
+        f"ELSE try_strptime({value}, {formats})::TIMESTAMPTZ END"
+    )
     if not dmy:
         return DatePlan(sql, "ISO-8601")
     how = "dd/mm/yyyy or ISO-8601" if day_first else "mm/dd/yyyy or ISO-8601"

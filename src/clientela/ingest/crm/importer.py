@@ -123,11 +123,11 @@ def _land(
     on_plan: Callable[[ImportReport], None] | None = None,
 ) -> None:
     """From table ``rows`` (see :func:`_load`) to a landed segment and quarantined rows."""
-    _map(con, kind, columns, cfg, report)
-    _check(con, kind, cfg, report)
+    dates = _map(con, kind, columns, cfg, report)
+    _check(con, kind, columns, dates, report)
     _settle_duplicates(con, report)
     now = datetime.now(UTC).isoformat()
-    con.execute(_out_sql(kind, now))
+    con.execute(_out_sql(kind, columns, now))
     _add_rejected(con, rejected, report.source)
     tombstones = load_tombstones(workspace) if kind == "contacts" else None
     if tombstones is not None:
@@ -147,8 +147,8 @@ def _load(
     con: Any, path: Path, cfg: ContactColumns | AccountColumns, report: ImportReport
 ) -> tuple[list[str], list[Rejected]]:
     """Table ``rows``: ``_line``, ``_source``, ``_qid`` (the quarantine id of a retried row),
-    ``_row_json`` (the row as a JSON object, kept if it is quarantined) and every column of
-    the file as text."""
+    ``_row_json`` (NULL here: the row as a JSON object is made for quarantined rows only) and
+    every column of the file as text."""
     rejected: list[Rejected] = []
     if path.name.lower().endswith(".parquet"):
         try:
@@ -174,11 +174,9 @@ def _load(
     clash = RESERVED.intersection(columns)
     if clash:
         raise InputError(path, f"has a column named {sorted(clash)[0]!r}, a name clientela uses")
-    pairs = ", ".join(f"{_q(c)} := {_q(c)}" for c in columns)
     con.execute(
         f"CREATE TABLE rows AS SELECT _line, {_lit(str(path))} AS _source, "
-        "NULL::VARCHAR AS _qid, "
-        f"CAST(to_json(struct_pack({pairs})) AS VARCHAR) AS _row_json, * EXCLUDE (_line) "
+        "NULL::VARCHAR AS _qid, NULL::VARCHAR AS _row_json, * EXCLUDE (_line) "
         "FROM parsed ORDER BY _line"
     )
     con.execute("DROP TABLE parsed")
@@ -191,8 +189,9 @@ def _map(
     columns: list[str],
     cfg: ContactColumns | AccountColumns,
     report: ImportReport,
-) -> None:
-    """report.columns (role → column), report.trait_columns and report.dates."""
+) -> dict[str, DatePlan]:
+    """report.columns (role → column), report.trait_columns and report.dates; returns how
+    each date role is read."""
     taken: set[str] = set()
     for role in roles(kind):
         col = pick(columns, getattr(cfg, role), role, kind, taken)
@@ -217,33 +216,24 @@ def _map(
         c: cfg.traits.get(c) or names[c] for c in columns if c in cfg.traits or c in names
     }
     report.traits = sorted(report.trait_columns.values())
+    dates: dict[str, DatePlan] = {}
     for role in ("created_at", "modified_at"):
         if role in report.columns:
             col = report.columns[role]
-            reading = plan(con, "rows", col, cfg.date_format)
+            dates[role] = reading = plan(con, "rows", col, cfg.date_format)
             report.dates[col] = reading.how + (f" ({reading.note})" if reading.note else "")
+    return dates
 
 
 def _check(
-    con: Any, kind: Kind, cfg: ContactColumns | AccountColumns, report: ImportReport
+    con: Any, kind: Kind, columns: list[str], dates: dict[str, DatePlan], report: ImportReport
 ) -> None:
-    """Table ``base``: the landed columns, ``_key``, ``_modified`` and the first problem of
-    each row (``_reason``, ``_field``, ``_detail``), NULL when it has none."""
+    """Table ``base``: the landed columns, ``_key``, ``_modified``, the first problem of each
+    row (``_reason``, ``_field``, ``_detail``; NULL when it has none) and the file's columns."""
     cols = report.columns
-    entries = ", ".join(
-        f"{{'k': {_lit(t)}, 'v': {_text(c)}}}" for c, t in report.trait_columns.items()
-    )
-    # Blank cells are left out, so a blank CRM cell never overwrites a known trait.
-    traits = (
-        f"CAST(to_json(map_from_entries(list_filter([{entries}], lambda e: e.v IS NOT NULL))) "
-        "AS VARCHAR)"
-        if entries
-        else "NULL::VARCHAR"
-    )
-    dates = {
-        role: plan(con, "rows", cols[role], cfg.date_format) if role in cols else None
-        for role in ("created_at", "modified_at")
-    }
+    pairs = ", ".join(f"{_lit(t)}, {_text(c)}" for c, t in report.trait_columns.items())
+    # A blank cell is a JSON null, which profiles skip: it never overwrites a known trait.
+    traits = f"CAST(json_object({pairs}) AS VARCHAR)" if pairs else "NULL::VARCHAR"
     problems: list[tuple[str, str, str, str]] = []  # (condition, reason, column, detail sql)
     if kind == "contacts":
         uid = _text(cols.get("id"))
@@ -255,7 +245,7 @@ def _check(
         )
         fields = (
             f"{uid} AS user_id, {email} AS email, {_text(cols.get('account_id'))} AS account_id, "
-            f"{_sql(dates['created_at'])} AS created_at"
+            "_created AS created_at"
         )
         key = f"coalesce({uid}, {email})"
         problems.append(
@@ -268,15 +258,14 @@ def _check(
         fields = f"{aid} AS account_id, {_text(cols.get('name'))} AS name, {domain} AS domain"
         key = aid
         problems.append((f"{aid} IS NULL", "missing_id", cols["id"], _lit("row has no account id")))
+    parsed = {"created_at": "_created", "modified_at": "_modified"}
     for role, reading in dates.items():
-        if reading is None:
-            continue
         col = cols[role]
         head = f"{col!r} ({role}): '"
         tail = f"' is not a date (read as {reading.how}; give its format with --date-format)"
         problems.append(
             (
-                f"{_text(col)} IS NOT NULL AND {reading.sql} IS NULL",
+                f"{_text(col)} IS NOT NULL AND {parsed[role]} IS NULL",
                 "bad_date",
                 col,
                 f"{_lit(head)} || {_text(col)} || {_lit(tail)}",
@@ -286,13 +275,19 @@ def _check(
     def case(pick: Callable[[tuple[str, str, str, str]], str]) -> str:
         return "CASE " + " ".join(f"WHEN {p[0]} THEN {pick(p)}" for p in problems) + " END"
 
+    # Each date is parsed once (DuckDB tries the formats in turn), then only tested.
+    con.execute(
+        f"CREATE TABLE dated AS SELECT *, {_sql(dates.get('created_at'))} AS _created, "
+        f"{_sql(dates.get('modified_at'))} AS _modified FROM rows"
+    )
+    file_columns = ", ".join(f"{_q(c)} AS _c{i}" for i, c in enumerate(columns))
     con.execute(
         f"CREATE TABLE base AS SELECT {fields}, {traits} AS traits, _source AS source, "
-        "_line AS line, _qid, "
-        f"{key} AS _key, {_sql(dates['modified_at'])} AS _modified, "
+        f"_line AS line, _qid, {key} AS _key, _modified, "
         f"{case(lambda p: _lit(p[1]))} AS _reason, {case(lambda p: _lit(p[2]))} AS _field, "
-        f"{case(lambda p: p[3])} AS _detail, _row_json AS _raw FROM rows"
+        f"{case(lambda p: p[3])} AS _detail, _row_json, {file_columns} FROM dated"
     )
+    con.execute("DROP TABLE dated")
 
 
 def _sql(reading: DatePlan | None) -> str:
@@ -333,7 +328,8 @@ WHERE base.source = d.s AND base.line = d.l AND d.kept <> d.l
     )
 
 
-def _out_sql(kind: Kind, now: str) -> str:
+def _out_sql(kind: Kind, columns: list[str], now: str) -> str:
+    pairs = ", ".join(f"{_q(c)} := _c{i}" for i, c in enumerate(columns))
     landed = (
         "user_id, email, account_id, created_at"
         if kind == "contacts"
@@ -341,7 +337,9 @@ def _out_sql(kind: Kind, now: str) -> str:
     )
     return (
         f"CREATE TABLE out AS SELECT {landed}, traits, source, line, "
-        f"{_lit(now)}::TIMESTAMPTZ AS imported_at, _reason, _field, _detail, _raw, _qid, "
+        f"{_lit(now)}::TIMESTAMPTZ AS imported_at, _reason, _field, _detail, "
+        "CASE WHEN _reason IS NOT NULL THEN coalesce(_row_json, "
+        f"CAST(to_json(struct_pack({pairs})) AS VARCHAR)) END AS _raw, _qid, "
         "NULL::VARCHAR[] AS _fields FROM base ORDER BY source, line"
     )
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +25,7 @@ _SNIFF_BYTES = 1 << 16
 _CHUNK_ROWS = 50_000
 # A field may be long (notes, HTML), but an unterminated quote must not swallow the machine.
 _FIELD_LIMIT = 16 << 20
-RESERVED = frozenset({"_line", "_source", "_qid", "_row_json"})
+RESERVED = frozenset({"_line", "_source", "_qid", "_row_json", "_created", "_modified"})
 
 
 @dataclass
@@ -38,6 +37,7 @@ class Rejected:
     reason: str
     detail: str
     fields: list[str] | None = None  # as split, when the row could be split
+    end: int = 0  # its last physical line
 
 
 @dataclass
@@ -105,24 +105,6 @@ def sniff_delimiter(sample: str) -> str:
     return best
 
 
-class _Lines:
-    """The file's lines, remembering the ones the csv reader took for the current record."""
-
-    def __init__(self, source: io.TextIOBase) -> None:
-        self.source = source
-        self.taken: list[str] = []
-
-    def __iter__(self) -> Iterator[str]:
-        return self
-
-    def __next__(self) -> str:
-        line = self.source.readline()
-        if not line:
-            raise StopIteration
-        self.taken.append(line)
-        return line
-
-
 def _header(names: list[str]) -> list[str]:
     """Header names stripped; blank ones named column_N, repeated ones suffixed _2, _3."""
     out: list[str] = []
@@ -145,7 +127,10 @@ def read_csv(path: Path, delimiter: str | None = None, encoding: str | None = No
         with path.open(encoding=enc, newline="") as f:
             delim = delimiter or sniff_delimiter(f.read(_SNIFF_BYTES))
             f.seek(0)
-            return _parse(f, path, enc, delim)
+            parsed = _parse(f, path, enc, delim)
+        if parsed.rejected:
+            _verbatim(path, enc, parsed.rejected)
+        return parsed
     except UnicodeDecodeError as exc:
         raise InputError(
             path,
@@ -156,51 +141,46 @@ def read_csv(path: Path, delimiter: str | None = None, encoding: str | None = No
 
 
 def _parse(f: io.TextIOBase, path: Path, encoding: str, delimiter: str) -> ParsedFile:
+    """The csv reader over the file; ``reader.line_num`` (physical lines read so far) gives
+    each record its first line, even when a quoted field holds line breaks."""
     csv.field_size_limit(max(csv.field_size_limit(), _FIELD_LIMIT))
-    lines = _Lines(f)
-    reader = csv.reader(lines, delimiter=delimiter)
-    line = 1  # the physical line the next record starts on
+    reader = csv.reader(f, delimiter=delimiter)
     columns: list[str] | None = None
-    parsed: ParsedFile | None = None
+    rejected: list[Rejected] = []
     chunk: list[list[str]] = []
     chunk_lines: list[int] = []
     batches: list[pa.Table] = []
     blank = 0
+    read = 0  # physical lines read before the current record
     while True:
         try:
-            row = next(reader)
+            row: list[str] | None = next(reader)
             error = None
         except StopIteration:
             break
         except csv.Error as exc:  # e.g. a field over the size limit
             row, error = None, str(exc)
-        raw = "".join(lines.taken)
-        start, line = line, line + max(1, len(lines.taken))
-        lines.taken.clear()
-        text = raw.rstrip("\r\n")
-        if columns is None:
-            if row is None or not row:
-                blank += row is not None
-                continue
-            columns = _header(row)
-            parsed = ParsedFile(columns, pa.table({}), [], encoding, delimiter)
+        start, read = read + 1, reader.line_num
+        if row is None:
+            rejected.append(Rejected(start, "", "malformed_row", f"CSV error: {error}", end=read))
             continue
-        assert parsed is not None
-        if error is not None or row is None:
-            parsed.rejected.append(Rejected(start, text, "malformed_row", f"CSV error: {error}"))
-            continue
-        if not row or (row == [""] and len(columns) > 1):
+        if not row or (len(row) == 1 and not row[0] and (columns is None or len(columns) > 1)):
             blank += 1
             continue
-        if len(row) != len(columns):
-            parsed.rejected.append(
+        if columns is None:
+            columns = _header(row)
+            width = len(columns)
+            continue
+        if len(row) != width:
+            rejected.append(
                 Rejected(
                     start,
-                    text,
+                    "",
                     "wrong_field_count",
-                    f"line {start} has {len(row)} fields, the header has {len(columns)} "
+                    f"line {start} has {len(row)} fields, the header has {width} "
                     f"(delimiter {delimiter!r}: a field holding it must be in double quotes)",
                     row,
+                    end=read,
                 )
             )
             continue
@@ -209,15 +189,32 @@ def _parse(f: io.TextIOBase, path: Path, encoding: str, delimiter: str) -> Parse
         if len(chunk) >= _CHUNK_ROWS:
             batches.append(_batch(columns, chunk, chunk_lines))
             chunk, chunk_lines = [], []
-    if columns is None or parsed is None:
+    if columns is None:
         raise InputError(path, "is empty: no header row")
     batches.append(_batch(columns, chunk, chunk_lines))
-    parsed.table = pa.concat_tables(batches)
-    parsed.blank = blank
-    return parsed
+    return ParsedFile(columns, pa.concat_tables(batches), rejected, encoding, delimiter, blank)
+
+
+def _verbatim(path: Path, encoding: str, rejected: list[Rejected]) -> None:
+    """Fill each rejected row's ``raw`` with its lines as they are in the file."""
+    wanted: dict[int, Rejected] = {}
+    for r in rejected:
+        for n in range(r.line, r.end + 1):
+            wanted[n] = r
+    parts: dict[int, list[str]] = {id(r): [] for r in rejected}
+    with path.open(encoding=encoding, newline="") as f:
+        for n, text in enumerate(f, start=1):
+            owner = wanted.get(n)
+            if owner is not None:
+                parts[id(owner)].append(text)
+            if n >= max(wanted):
+                break
+    for r in rejected:
+        r.raw = "".join(parts[id(r)]).rstrip("\r\n")
 
 
 def _batch(columns: list[str], rows: list[list[str]], lines: list[int]) -> pa.Table:
+    by_column = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
     arrays = [pa.array(lines, pa.int64())]
-    arrays += [pa.array([r[i] for r in rows], pa.string()) for i in range(len(columns))]
+    arrays += [pa.array(values, pa.string()) for values in by_column]
     return pa.table(arrays, names=["_line", *columns])
