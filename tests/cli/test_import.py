@@ -206,3 +206,16 @@ def test_retry_that_still_fails_keeps_the_row_open_with_its_new_reason(tmp_path:
 
     [row] = open_records(open_workspace(ws)).to_pylist()
     assert (row["reason"], row["line"], row["source"]) == ("missing_id", 2, str(csv))
+
+
+def test_crm_contact_with_a_european_date_is_a_prospect_not_a_stranger(tmp_path: Path) -> None:
+    """A CRM contact with an email and created '15/02/2026' is a known prospect after a run
+    (the date used to be dropped, and the contact shown as an anonymous stranger)."""
+    ws = _init(tmp_path)
+    csv = tmp_path / "c.csv"
+    csv.write_text("id,email,created_at\nc1,ann@x.com,15/02/2026\n")
+    assert runner.invoke(app, ["import", "contacts", str(csv), "-w", str(ws)]).exit_code == 0
+    assert runner.invoke(app, ["run", "-w", str(ws)]).exit_code == 0
+    result = runner.invoke(app, ["contacts", "list", "--format", "csv", "-w", str(ws)])
+    [row] = [line for line in result.output.splitlines() if line.startswith("c1,")]
+    assert "prospect" in row and "stranger" not in row
