@@ -434,3 +434,54 @@ def test_file_columns_named_like_landed_columns(tmp_path: Path) -> None:
         "source": "s2",
         "line": "l2",
     }
+
+
+def test_parquet_contacts_with_typed_columns(tmp_path: Path) -> None:
+    """A Parquet export with a timestamp and a number column lands; line is the row + 1."""
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ws = make_workspace(tmp_path / "ws")
+    path = tmp_path / "c.parquet"
+    created = dt.datetime(2026, 2, 15, 10, 30, tzinfo=dt.UTC)
+    pq.write_table(
+        pa.table({"Contact ID": ["c1", "c2"], "Created Date": [created, None], "Seats": [3, 4]}),
+        path,
+    )
+    report = import_file(ws, "contacts", path)
+    assert (report.accepted, report.encoding) == (2, None)
+    rows = _rows(ws, ws.contacts_dir)
+    assert [(r["user_id"], r["line"]) for r in rows] == [("c1", 2), ("c2", 3)]
+    assert rows[0]["created_at"] == created and rows[1]["created_at"] is None
+    assert json.loads(str(rows[0]["traits"])) == {"seats": "3"}
+
+
+def test_wrong_encoding_given_is_a_clear_error(tmp_path: Path) -> None:
+    """--encoding utf-8 on a cp1252 file names the file, the byte and the flag to use."""
+    ws = make_workspace(tmp_path / "ws")
+    csv = tmp_path / "win.csv"
+    csv.write_bytes("id,ciudad\nr1,Málaga\n".encode("cp1252"))
+    with pytest.raises(InputError, match=r"win\.csv.*not utf-8-sig text.*0xe1.*--encoding"):
+        import_file(ws, "contacts", csv, ContactColumns(encoding="utf-8"))
+
+
+def test_unclosed_quote_is_one_quarantined_row_that_names_its_lines(tmp_path: Path) -> None:
+    """A quote never closed runs to the end of the file: that row is quarantined verbatim
+    with where it starts and ends, not landed with the next rows inside one field; text after
+    a closing quote is a malformed row too, and a quote inside an unquoted field is text."""
+    ws = make_workspace(tmp_path / "ws")
+    csv = tmp_path / "c.csv"
+    csv.write_text('id,email,note\nr1,a@x.com,ok\nr2,b@x.com,"oops\nr3,c@x.com,x\nr4,d@x.com,y\n')
+    report = import_file(ws, "contacts", csv)
+    assert (report.accepted, report.quarantined) == (1, 1)
+    [bad] = _quarantined(ws)
+    assert (bad["line"], bad["reason"]) == (3, "malformed_row")
+    assert "unexpected end of data; the row runs to line 5" in str(bad["detail"])
+    assert bytes(bad["raw"]).decode() == 'r2,b@x.com,"oops\nr3,c@x.com,x\nr4,d@x.com,y'  # type: ignore[arg-type]
+    other = tmp_path / "d.csv"
+    other.write_text('id,email,note\nr1,a@x.com,"x"y\nr2,b@x.com,5" screen\n')
+    report = import_file(ws, "contacts", other, dry_run=True)
+    assert [(r.line, r.reason) for r in report.rejected] == [(2, "malformed_row")]
+    assert report.accepted == 1

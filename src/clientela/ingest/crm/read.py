@@ -144,7 +144,9 @@ def _parse(f: io.TextIOBase, path: Path, encoding: str, delimiter: str) -> Parse
     """The csv reader over the file; ``reader.line_num`` (physical lines read so far) gives
     each record its first line, even when a quoted field holds line breaks."""
     csv.field_size_limit(max(csv.field_size_limit(), _FIELD_LIMIT))
-    reader = csv.reader(f, delimiter=delimiter)
+    # strict: a quote never closed, or text after a closing quote, is an error for that row
+    # (not the rest of the file silently swallowed into one field).
+    reader = csv.reader(f, delimiter=delimiter, strict=True)
     columns: list[str] | None = None
     rejected: list[Rejected] = []
     chunk: list[list[str]] = []
@@ -158,11 +160,13 @@ def _parse(f: io.TextIOBase, path: Path, encoding: str, delimiter: str) -> Parse
             error = None
         except StopIteration:
             break
-        except csv.Error as exc:  # e.g. a field over the size limit
+        except csv.Error as exc:  # a quote never closed, a field over the size limit...
             row, error = None, str(exc)
         start, read = read + 1, reader.line_num
         if row is None:
-            rejected.append(Rejected(start, "", "malformed_row", f"CSV error: {error}", end=read))
+            span = f"; the row runs to line {read}" if read > start else ""
+            detail = f"line {start} is not valid CSV ({error}{span})"
+            rejected.append(Rejected(start, "", "malformed_row", detail, end=read))
             continue
         if not row or (len(row) == 1 and not row[0] and (columns is None or len(columns) > 1)):
             blank += 1
@@ -178,7 +182,12 @@ def _parse(f: io.TextIOBase, path: Path, encoding: str, delimiter: str) -> Parse
                     "",
                     "wrong_field_count",
                     f"line {start} has {len(row)} fields, the header has {width} "
-                    f"(delimiter {delimiter!r}: a field holding it must be in double quotes)",
+                    + (
+                        f"(the row runs to line {read}: a double quote never closed?)"
+                        if read > start
+                        else f"(delimiter {delimiter!r}: a field holding it must be in "
+                        "double quotes)"
+                    ),
                     row,
                     end=read,
                 )
