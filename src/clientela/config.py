@@ -993,6 +993,8 @@ keep_unmapped = true
 # id = "Account ID"
 # name = "Account Name"
 # domain = "Website"
+# modified_at = "Last Modified Date"
+# delimiter, encoding and date_format as for contacts.
 keep_unmapped = true
 
 [report]

@@ -106,13 +106,13 @@ def import_file(
     try:
         report = ImportReport(source=str(path), dry_run=dry_run)
         columns, rejected = _load(con, path, cfg, report)
-        _land(con, workspace, kind, columns, cfg, report, rejected, on_plan)
+        land_rows(con, workspace, kind, columns, cfg, report, rejected, on_plan)
         return report
     finally:
         con.close()
 
 
-def _land(
+def land_rows(
     con: Any,
     workspace: Workspace,
     kind: Kind,

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from clientela.engine import scratch_duckdb
 from clientela.ingest.crm.columns import Kind
-from clientela.ingest.crm.importer import ImportReport, _land
+from clientela.ingest.crm.importer import ImportReport, land_rows
 from clientela.workspace import Workspace
 
 NOT_RETRIED = frozenset({"wrong_field_count", "malformed_row", "duplicate_id"})
@@ -89,7 +89,7 @@ def retry_rows(workspace: Workspace, kind: Kind, records: list[dict[str, Any]]) 
         con.execute("CREATE TABLE rows AS SELECT * FROM retried_rows")
         con.unregister("retried_rows")
         report = ImportReport(source="(quarantine retry)")
-        _land(con, workspace, kind, list(columns), cfg, report, [])
+        land_rows(con, workspace, kind, list(columns), cfg, report, [])
         outcome.resolved = [
             str(q) for (q,) in con.execute("SELECT _qid FROM out WHERE _reason IS NULL").fetchall()
         ]
