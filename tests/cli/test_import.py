@@ -219,3 +219,29 @@ def test_crm_contact_with_a_european_date_is_a_prospect_not_a_stranger(tmp_path:
     result = runner.invoke(app, ["contacts", "list", "--format", "csv", "-w", str(ws)])
     [row] = [line for line in result.output.splitlines() if line.startswith("c1,")]
     assert "prospect" in row and "stranger" not in row
+
+
+def test_spanish_export_and_segment_events_of_the_same_people(tmp_path: Path) -> None:
+    """The Spanish CRM fixture plus Segment events under the same ids give one contact per
+    person, with the CRM traits (ASCII-folded names) next to the app's."""
+    from journeys import Journeys
+
+    ws = _init(tmp_path)
+    j = Journeys()
+    j.page(anonymous_id="anon-1", properties={"path": "/precios"})
+    j.identify(anonymous_id="anon-1", user_id="1001", traits={"plan": "pro"})
+    j.track("Webinar Attended", user_id="1001")
+    j.identify(user_id="1002", traits={"plan": "free"})
+    events = j.write(tmp_path / "eventos.jsonl")
+    assert runner.invoke(app, ["ingest", str(events), "-w", str(ws)]).exit_code == 0
+    args = ["import", "contacts", str(FIXTURES / "crm_es.csv"), "-w", str(ws)]
+    assert runner.invoke(app, args).exit_code == 0
+    assert runner.invoke(app, ["run", "-w", str(ws)]).exit_code == 0
+    result = runner.invoke(app, ["contacts", "list", "--format", "csv", "-w", str(ws)])
+    ids = sorted(line.split(",")[0] for line in result.output.splitlines()[1:] if line)
+    assert ids == ["1001", "1002", "1005"]
+    show = runner.invoke(app, ["contacts", "show", "1001", "-w", str(ws)], env=WIDE)
+    assert show.exit_code == 0, show.output
+    for text in ("alice@acme-corp.com", "telefono", "+34 600 111 222", "cargo", "pro"):
+        assert text in show.output, text
+    assert "Webinar Attended" in show.output
