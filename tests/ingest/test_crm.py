@@ -334,6 +334,10 @@ def test_date_format_setting_and_conflicting_orders(tmp_path: Path) -> None:
     mixed.write_text("id,created\nr1,15/02/2026\nr2,20/03/2026\nr3,02/25/2026\n")
     report = import_file(ws, "contacts", mixed, dry_run=True)
     assert "2 values put the day first, 1 the month" in report.dates["created"]
+    guess = tmp_path / "g.csv"
+    guess.write_text("id,created\nr1,03/01/2026\n")
+    assumed = import_file(ws, "contacts", guess, dry_run=True).dates["created"]
+    assert "day first is assumed" in assumed and "--date-format '%m/%d/%Y'" in assumed
     [bad] = report.rejected
     assert (bad.line, bad.reason, bad.field) == (4, "bad_date", "created")
     assert "'02/25/2026' is not a date (read as dd/mm/yyyy" in bad.detail
