@@ -387,13 +387,20 @@ def test_dry_run_writes_nothing(tmp_path: Path) -> None:
 
 
 def test_trait_name_collisions_and_blank_headers(tmp_path: Path) -> None:
-    """Two columns that fold to one trait name get '_2'; a blank header becomes column_N."""
+    """Two columns that fold to one trait name get '_2' (also 'nota' and 'Nota', which SQL
+    would not tell apart); a blank header becomes column_N."""
     ws = make_workspace(tmp_path / "ws")
     csv = tmp_path / "c.csv"
-    csv.write_text("id,Teléfono,Telefono,\nr1,1,2,3\n", encoding="utf-8")
+    csv.write_text("id,Teléfono,Telefono,,nota,Nota\nr1,1,2,3,a,b\n", encoding="utf-8")
     import_file(ws, "contacts", csv)
     [row] = _rows(ws, ws.contacts_dir)
-    assert json.loads(str(row["traits"])) == {"telefono": "1", "telefono_2": "2", "column_4": "3"}
+    assert json.loads(str(row["traits"])) == {
+        "telefono": "1",
+        "telefono_2": "2",
+        "column_4": "3",
+        "nota": "a",
+        "nota_2": "b",
+    }
 
 
 def test_empty_file_is_a_clear_error(tmp_path: Path) -> None:

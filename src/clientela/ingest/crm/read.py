@@ -92,7 +92,9 @@ def sniff_encoding(path: Path) -> str:
 def sniff_delimiter(sample: str) -> str:
     """The delimiter that splits the header into the most fields while most of the sample's
     rows have as many fields as the header (',' for a one-column file)."""
-    lines = sample.splitlines()[:-1] or sample.splitlines()  # the last may be cut short
+    lines = sample.splitlines()
+    if len(lines) > 1 and not sample.endswith(("\n", "\r")):
+        lines.pop()  # cut short by the sample's size
     best, best_score = ",", (0, 0)
     for delim in DELIMITERS:
         rows = [r for r in csv.reader(lines, delimiter=delim) if r]
@@ -106,16 +108,17 @@ def sniff_delimiter(sample: str) -> str:
 
 
 def _header(names: list[str]) -> list[str]:
-    """Header names stripped; blank ones named column_N, repeated ones suffixed _2, _3."""
+    """Header names stripped; blank ones named column_N, repeated ones (ignoring case, as
+    SQL does) suffixed _2, _3."""
     out: list[str] = []
-    seen = set(RESERVED)
+    seen = {r.lower() for r in RESERVED}
     for i, name in enumerate(names, start=1):
         base = name.strip().lstrip("\ufeff") or f"column_{i}"
         unique, n = base, 1
-        while unique in seen:
+        while unique.lower() in seen:
             n += 1
             unique = f"{base}_{n}"
-        seen.add(unique)
+        seen.add(unique.lower())
         out.append(unique)
     return out
 
