@@ -162,25 +162,62 @@ class PrivacySettings(_Section):
     stay); unset keeps it forever. Applied by ``clientela privacy retention``."""
 
 
-class ContactColumns(_Section):
+class _CrmFile(_Section):
+    """How a CRM file is read: unset delimiter and encoding are sniffed per file."""
+
+    delimiter: str | None = None
+    encoding: str | None = None
+    date_format: str | None = None
+    modified_at: str | None = None
+    traits: dict[str, str] = Field(default_factory=dict)
+    keep_unmapped: bool = True
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_character(cls, value: str | None) -> str | None:
+        if (
+            value is not None
+            and value.lower() not in ("tab", "\\t", "\t")
+            and (len(value) != 1 or value in '"\r\n')
+        ):
+            raise ValueError("one character such as ',', ';', '|' or 'tab'")
+        return value
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str | None) -> str | None:
+        import codecs
+
+        if value:
+            try:
+                codecs.lookup(value)
+            except LookupError:
+                raise ValueError("a text encoding such as utf-8, cp1252 or latin-1") from None
+        return value
+
+    @field_validator("date_format")
+    @classmethod
+    def _strftime(cls, value: str | None) -> str | None:
+        if value is not None and "%" not in value:
+            raise ValueError("a strftime format such as '%d/%m/%Y' or '%m/%d/%Y %H:%M'")
+        return value
+
+
+class ContactColumns(_CrmFile):
     """Which CRM columns hold the contact's id, email, account and creation date."""
 
     id: str | None = None
     email: str | None = None
     account_id: str | None = None
     created_at: str | None = None
-    traits: dict[str, str] = Field(default_factory=dict)
-    keep_unmapped: bool = True
 
 
-class AccountColumns(_Section):
+class AccountColumns(_CrmFile):
     """Which CRM columns hold the account's id, name and web domain."""
 
     id: str | None = None
     name: str | None = None
     domain: str | None = None
-    traits: dict[str, str] = Field(default_factory=dict)
-    keep_unmapped: bool = True
 
 
 class ImportSettings(_Section):
@@ -946,6 +983,13 @@ force_merge = []
 # email = "Email Address"
 # account_id = "Account ID"
 # created_at = "Created Date"
+# Two rows with one id: the newest by this column lands (default: the last row of the file).
+# modified_at = "Last Modified Date"
+# Unset: sniffed per file (UTF-8 with or without BOM, else cp1252; ',' ';' tab '|').
+# delimiter = ";"
+# encoding = "cp1252"
+# Dates: ISO and dd/mm/yyyy-style read on their own; a format for anything else.
+# date_format = "%d/%m/%Y"
 keep_unmapped = true
 
 [import.contacts.traits]
@@ -955,6 +999,8 @@ keep_unmapped = true
 # id = "Account ID"
 # name = "Account Name"
 # domain = "Website"
+# modified_at = "Last Modified Date"
+# delimiter, encoding and date_format as for contacts.
 keep_unmapped = true
 
 [report]

@@ -75,7 +75,9 @@ LANDED_SCHEMAS: dict[str, dict[str, str]] = {
     "accounts": ACCOUNTS,
 }
 
-# Quarantine reasons: the code stored with each rejected record, and what it means.
+# Quarantine reasons: the code stored with each rejected record, and what it means for an
+# event (kind "events"); QUARANTINE_REASONS_BY_KIND says it for CRM rows, and
+# quarantine_meaning() picks the right text.
 QUARANTINE_REASONS: dict[str, str] = {
     "invalid_utf8": "the line is not valid UTF-8 text",
     "invalid_json": "the line is not valid JSON",
@@ -94,5 +96,33 @@ QUARANTINE_REASONS: dict[str, str] = {
     "conflicting_duplicate": "a messageId already used by a record with other content",
     "empty_batch": "a batch with no events",
     "unprocessable": "the engine could not normalise this record (its message says why)",
-    "missing_column": "a required column is missing or empty",
 }
+
+# CRM rows (clientela import contacts|accounts): a row of a file, not an event.
+_CRM_ROW_REASONS: dict[str, str] = {
+    "wrong_field_count": "the row has more or fewer fields than the header (often a delimiter "
+    "inside a field that is not in double quotes); fix the file and import it again",
+    "malformed_row": "the row is not valid CSV (e.g. a quote never closed); fix the file and "
+    "import it again",
+    "bad_date": "a date column holds a value that is not a date in the formats read "
+    "(set date_format and retry)",
+    "duplicate_id": "another row of the same file has this id and was kept instead "
+    "(the newest by the modified-at column, else the last row)",
+}
+QUARANTINE_REASONS_BY_KIND: dict[str, dict[str, str]] = {
+    "contacts": {
+        **_CRM_ROW_REASONS,
+        "missing_id": "the row has neither a contact id nor a valid email (map the id or "
+        "email column and retry)",
+    },
+    "accounts": {
+        **_CRM_ROW_REASONS,
+        "missing_id": "the row has no account id (map the id column and retry)",
+    },
+}
+
+
+def quarantine_meaning(kind: str, reason: str) -> str:
+    """What a quarantine reason means for a record of this kind ('' when unknown)."""
+    by_kind = QUARANTINE_REASONS_BY_KIND.get(kind, {})
+    return by_kind.get(reason) or QUARANTINE_REASONS.get(reason, "")

@@ -236,12 +236,12 @@ def get_quarantine(
     """Open records matching the filters (``clientela quarantine list``), in file order: counts
     by kind and reason, then one page of records (without their raw bytes: see one record)."""
     from clientela.ingest.quarantine import QuarantineFilter, page, summary
-    from clientela.schema import QUARANTINE_REASONS
+    from clientela.schema import quarantine_meaning
 
     ws = _workspace(request)
     flt = QuarantineFilter(reason=reason, source=source, kind=kind)
     counts = [
-        QuarantineCount(kind=k, reason=why, count=n, meaning=QUARANTINE_REASONS.get(why, ""))
+        QuarantineCount(kind=k, reason=why, count=n, meaning=quarantine_meaning(k, why))
         for k, why, n in summary(ws, flt)
     ]
     total = sum(c.count for c in counts)

@@ -23,7 +23,7 @@ def quarantine_list(
 ) -> None:
     """Open quarantined records: counts by reason, then the records themselves."""
     from clientela.ingest.quarantine import QuarantineFilter, page, summary
-    from clientela.schema import QUARANTINE_REASONS
+    from clientela.schema import quarantine_meaning
 
     ws = _workspace(workspace)
     counts = summary(ws)
@@ -36,7 +36,7 @@ def quarantine_list(
     table.add_column("count", justify="right")
     table.add_column("meaning")
     for kind, why, count in counts:
-        table.add_row(kind, why, f"{count:,}", QUARANTINE_REASONS.get(why, ""))
+        table.add_row(kind, why, f"{count:,}", quarantine_meaning(kind, why))
     console.print(table)
     flt = QuarantineFilter(reason=reason, source=source)
     matching = sum(n for _, _, n in summary(ws, flt)) if reason or source else None
@@ -56,25 +56,49 @@ def _where(row: dict[str, Any]) -> str:
     return f"{row['source']}:{row['line']}{item}"
 
 
+SHOW_CHARS = 4_000  # raw text shown by `quarantine show` without --full
+
+
 @quarantine_app.command("show")
 def quarantine_show(
     quarantine_id: Annotated[str, typer.Argument(help="Record id (a unique prefix is enough).")],
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full", help=f"Print all of the raw text (else its first {SHOW_CHARS:,} characters)."
+        ),
+    ] = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """One quarantined record: where it came from, why it was rejected, and its raw text."""
     from clientela.ingest.quarantine import get
+    from clientela.schema import quarantine_meaning
 
     row = get(_workspace(workspace), quarantine_id)
     console.print(styled("[bold]id[/]      {}", row["quarantine_id"]))
     console.print(styled("[bold]kind[/]    {}", row["kind"]))
     console.print(styled("[bold]where[/]   {}", _where(row)))
     console.print(styled("[bold]reason[/]  {} (field: {})", row["reason"], row.get("field") or "-"))
+    meaning = quarantine_meaning(row["kind"], row["reason"])
+    if meaning:
+        console.print(styled("[bold]meaning[/] {}", meaning))
     console.print(styled("[bold]detail[/]  {}", row["detail"]))
     console.print(styled("[bold]when[/]    {}", _when(row["quarantined_at"])))
     raw = bytes(row["raw"] or b"")
     text = raw.decode("utf-8", errors="backslashreplace")
     console.print(styled("[bold]raw[/]"))
-    console.print(text if len(text) < 4000 else text[:4000] + f"… ({len(raw):,} bytes)")
+    if full or len(text) <= SHOW_CHARS:
+        console.print(text, markup=False, highlight=False, soft_wrap=True)
+        return
+    console.print(text[:SHOW_CHARS], markup=False, highlight=False, soft_wrap=True)
+    console.print(
+        styled(
+            "[dim]… first {:,} of {:,} characters ({:,} bytes); --full prints all of it[/]",
+            SHOW_CHARS,
+            len(text),
+            len(raw),
+        )
+    )
 
 
 @quarantine_app.command("retry")
@@ -84,12 +108,18 @@ def quarantine_retry(
     quarantine_id: Annotated[str | None, typer.Option("--id", help="Only this record.")] = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Re-process open records (after fixing config): the ones that now pass are landed."""
+    """Re-process open records (after fixing config): the ones that now pass are landed.
+
+    CRM rows (missing_id, bad_date) are imported again with the current [import.*]
+    settings; rows with a field too many, or superseded by a newer row of the same id, need
+    the file fixed and imported again.
+    """
     from clientela.ingest.quarantine import QuarantineFilter, retry
 
     report = retry(
         _workspace(workspace),
         QuarantineFilter(reason=reason, source=source, quarantine_id=quarantine_id),
+        crm=True,
     )
     landing = report.landing
     console.print(
@@ -102,7 +132,33 @@ def quarantine_retry(
             landing.quarantined,
         )
     )
-    for kind, count in report.skipped_kinds.items():
+    for kind, outcome in report.crm.items():
+        if not outcome.retried:
+            continue
         console.print(
-            f"{count:,} {kind} rows not retried: fix the mapping and import the file again"
+            styled(
+                "{} rows retried {:,}: landed [bold green]{:,}[/], still rejected [bold]{:,}[/]{}",
+                kind,
+                outcome.retried,
+                outcome.landed,
+                outcome.still_rejected,
+                " (" + ", ".join(f"{k}: {v:,}" for k, v in sorted(outcome.reasons.items())) + ")"
+                if outcome.reasons
+                else "",
+            )
+        )
+    for kind, count in report.skipped_kinds.items():
+        outcome = report.crm.get(kind)
+        why = (
+            ", ".join(f"{k}: {v:,}" for k, v in sorted(outcome.not_retried.items()))
+            if outcome
+            else ""
+        )
+        console.print(
+            styled(
+                "{:,} {} rows not retried ({}): fix the file and import it again",
+                count,
+                kind,
+                why,
+            )
         )

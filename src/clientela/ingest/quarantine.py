@@ -8,7 +8,7 @@ longer listed. A record rejected again stays open with its new reason.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -139,17 +139,24 @@ def get(workspace: Workspace, quarantine_id: str) -> dict[str, Any]:
 
 @dataclass
 class RetryReport:
-    """What a retry did."""
+    """What a retry did: ``retried`` and ``landing`` are about events; ``crm`` about the
+    CRM rows of each kind when they were retried (``crm=True``); ``skipped_kinds`` counts
+    the CRM rows left as they were."""
 
     retried: int
     landing: LandingReport
     skipped_kinds: dict[str, int]
+    crm: dict[str, Any] = field(default_factory=dict)  # kind → crm.retry.CrmRetry
 
 
-def retry(workspace: Workspace, flt: QuarantineFilter | None = None) -> RetryReport:
+def retry(
+    workspace: Workspace, flt: QuarantineFilter | None = None, *, crm: bool = False
+) -> RetryReport:
     """Run open event records through landing again; mark the ones that land as resolved.
 
-    CRM rows are not retried here: fix the mapping and import the file again.
+    With ``crm``, quarantined CRM rows are imported again too, with the current
+    ``[import.*]`` settings (see :mod:`clientela.ingest.crm.retry`); without it they are
+    counted in ``skipped_kinds``.
     """
     records = open_records(workspace, flt or QuarantineFilter())
     skipped: dict[str, int] = {}
@@ -157,11 +164,21 @@ def retry(workspace: Workspace, flt: QuarantineFilter | None = None) -> RetryRep
         return RetryReport(0, LandingReport(), skipped)
     rows = records.to_pylist()
     events = [r for r in rows if r["kind"] == "events"]
-    for r in rows:
-        if r["kind"] != "events":
-            skipped[r["kind"]] = skipped.get(r["kind"], 0) + 1
+    outcomes: dict[str, Any] = {}
+    for kind in ("contacts", "accounts"):
+        of_kind = [r for r in rows if r["kind"] == kind]
+        if of_kind and crm:
+            from clientela.ingest.crm.retry import retry_rows
+
+            outcome = retry_rows(workspace, kind, of_kind)
+            _mark_resolved(workspace, kind, outcome.resolved)
+            outcomes[kind] = outcome
+            if outcome.not_retried:
+                skipped[kind] = sum(outcome.not_retried.values())
+        elif of_kind:
+            skipped[kind] = len(of_kind)
     if not events:
-        return RetryReport(0, LandingReport(), skipped)
+        return RetryReport(0, LandingReport(), skipped, outcomes)
     texts, blobs = text_or_bytes(bytes(r["raw"] or b"") for r in events)
     lines = pa.table(
         [
@@ -185,24 +202,29 @@ def retry(workspace: Workspace, flt: QuarantineFilter | None = None) -> RetryRep
     finally:
         lander.close()
     resolved = [r["quarantine_id"] for r in events if r["quarantine_id"] not in still_open]
-    if resolved:
-        target = workspace.quarantine_dir / (RESOLVED_PREFIX + new_segment_name("events"))
-        table = pa.table(
-            {
-                "quarantine_id": pa.array(resolved, pa.string()),
-                "resolved_at": pa.array(
-                    [datetime.now(UTC)] * len(resolved), pa.timestamp("us", tz="UTC")
-                ),
-            }
-        )
-        con = scratch_duckdb()
-        try:
-            con.register("resolved_rows", table)
-            with workspace.atomic_file(target) as tmp:
-                con.execute(
-                    f"COPY resolved_rows TO '{str(tmp).replace(chr(39), chr(39) * 2)}' "
-                    "(FORMAT parquet)"
-                )
-        finally:
-            con.close()
-    return RetryReport(len(events), report, skipped)
+    _mark_resolved(workspace, "events", resolved)
+    return RetryReport(len(events), report, skipped, outcomes)
+
+
+def _mark_resolved(workspace: Workspace, kind: str, resolved: list[str]) -> None:
+    """Record that these open records landed: they are no longer listed."""
+    if not resolved:
+        return
+    target = workspace.quarantine_dir / (RESOLVED_PREFIX + new_segment_name(kind))
+    table = pa.table(
+        {
+            "quarantine_id": pa.array(resolved, pa.string()),
+            "resolved_at": pa.array(
+                [datetime.now(UTC)] * len(resolved), pa.timestamp("us", tz="UTC")
+            ),
+        }
+    )
+    con = scratch_duckdb()
+    try:
+        con.register("resolved_rows", table)
+        with workspace.atomic_file(target) as tmp:
+            con.execute(
+                f"COPY resolved_rows TO '{str(tmp).replace(chr(39), chr(39) * 2)}' (FORMAT parquet)"
+            )
+    finally:
+        con.close()
