@@ -258,6 +258,21 @@ def test_tracking_summary_names_what_feeds_nothing(tmp_path: Path) -> None:
     )
 
 
+def test_ingest_and_import_end_with_the_tracking_summary(tmp_path: Path) -> None:
+    """`clientela ingest` (and a CRM import after it) prints the summary line at the end."""
+    ws = make_workspace(tmp_path / "ws")
+    events = _unmapped_journeys().write(tmp_path / "events.jsonl")
+    runner = CliRunner()
+    result = runner.invoke(app, ["ingest", str(events), "-w", str(ws.root)])
+    assert result.exit_code == 0, result.output
+    assert "3 event names feed nothing: Email Clicked (24)" in result.output
+    crm = tmp_path / "crm.csv"
+    crm.write_text("id,email\nc1,c1@example.com\n", encoding="utf-8")
+    result = runner.invoke(app, ["import", "contacts", str(crm), "-w", str(ws.root)])
+    assert result.exit_code == 0, result.output
+    assert "feed nothing" in result.output and "clientela check" in result.output
+
+
 def test_check_on_an_empty_workspace_says_nothing_was_landed(tmp_path: Path) -> None:
     """Before anything is landed the check says so instead of listing empty concepts."""
     ws = make_workspace(tmp_path / "ws")

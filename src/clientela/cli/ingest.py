@@ -50,6 +50,21 @@ def ingest(
         report = ingest_files(ws, paths, on_bytes=lambda n: progress.advance(task, n))
     seconds = time.perf_counter() - started
     _print_landing(report, seconds)
+    _print_tracking(ws)
+
+
+def _print_tracking(ws: Any) -> None:
+    """The tracking plan check in one line (``clientela check`` for all of it). What landed
+    stays landed if the check itself fails: that is said, and the command still succeeds."""
+    from clientela.check import tracking_summary
+
+    try:
+        line = tracking_summary(ws)
+    except Exception as exc:  # the landing is done; a failing summary must not undo its exit code
+        console.print(f"tracking plan check skipped ({type(exc).__name__}: {exc})")
+        return
+    if line:
+        console.print(line)
 
 
 def _print_landing(report: Any, seconds: float) -> None:
@@ -228,6 +243,8 @@ def _run_import(
 
     report = import_file(ws, kind, file, mapping, dry_run=dry_run, on_plan=_print_plan)
     _print_import(report, kind, plan_shown=True)
+    if not dry_run:
+        _print_tracking(ws)
 
 
 @import_app.command("contacts")
