@@ -29,6 +29,19 @@ def test_every_metric_is_documented_with_known_units() -> None:
         assert set(metric.units.values()) <= UNITS, name
 
 
+def test_every_option_and_choice_is_documented() -> None:
+    """Each metric's entry in docs/metrics.md names its options, defaults and choices."""
+    text = DOCS.read_text(encoding="utf-8")
+    for name, metric in metrics.REGISTRY.items():
+        entry = text.split(f"- **`{name}`**", 1)[1].split("\n- ", 1)[0]
+        for option, default in metric.options.items():
+            listed = f"`{option}` (default `{default}`"
+            choices = metric.choices.get(option)
+            if choices:
+                listed += "; one of " + ", ".join(f"`{c}`" for c in choices)
+            assert listed in entry, f"{name}: {listed}"
+
+
 def test_change_is_relative_or_in_points() -> None:
     """Counts change in percent of the previous value, percentages in points; 0 gives n/a."""
     assert change(15, 10) == 50.0  # (15 − 10) / 10 × 100
@@ -105,7 +118,7 @@ def test_metrics_who_pages_with_limit_and_offset(customer_world: Workspace) -> N
 
 
 def test_a_misspelled_metric_option_or_choice_gets_a_suggestion(customer_world: Workspace) -> None:
-    """did you mean … for a metric name, an option name and an option's value."""
+    """did you mean … for a metric name, an option, an option's value, a dimension, a period."""
     runner = CliRunner()
     ws = str(customer_world.root)
     result = runner.invoke(app, ["metrics", "chrun_rate", "-w", ws])
@@ -115,6 +128,10 @@ def test_a_misspelled_metric_option_or_choice_gets_a_suggestion(customer_world: 
     result = runner.invoke(app, ["metrics", "funnel", "-w", ws, "-o", "mode=strcit"])
     assert "option 'mode' must be one of" in str(result.exception)
     assert "did you mean 'strict'?" in str(result.exception)
+    result = runner.invoke(app, ["metrics", "churn_rate", "-w", ws, "--by", "stgae"])
+    assert "cannot break down by 'stgae'; did you mean 'stage'?" in str(result.exception)
+    result = runner.invoke(app, ["metrics", "churn_rate", "-w", ws, "--period", "mnoth"])
+    assert "did you mean 'month'?" in str(result.exception)
 
 
 def test_metrics_where_refuses_a_value_that_cannot_exist(customer_world: Workspace) -> None:

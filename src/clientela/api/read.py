@@ -57,7 +57,7 @@ from clientela.api.views import (
     TimelinePage,
     Trait,
 )
-from clientela.errors import NotFoundError
+from clientela.errors import NotFoundError, did_you_mean
 from clientela.metrics.limits import DEFAULT_LIMITS, count_periods
 
 PERIODS = ("day", "week", "month", "quarter", "year")
@@ -695,7 +695,10 @@ def metric_values(
 
     if name not in metrics.REGISTRY:
         raise ApiError(
-            404, "not_found", f"no metric {name!r}; see GET /api/metrics for the catalogue"
+            404,
+            "not_found",
+            f"no metric {name!r}{did_you_mean(name, metrics.REGISTRY)}; "
+            "see GET /api/metrics for the catalogue",
         )
     metric = metrics.REGISTRY[name]
     ws = request.app.state.workspace

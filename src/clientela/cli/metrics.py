@@ -31,7 +31,10 @@ def _print_catalogue() -> None:
     table.add_column("what it measures", overflow="fold")
     table.add_column("options (-o NAME=VALUE)", overflow="fold")
     for metric in sorted(metrics.REGISTRY.values(), key=lambda m: (m.family, m.name)):
-        options = ", ".join(f"{k}={v}" for k, v in metric.options.items())
+        options = ", ".join(
+            f"{k}={v}" + (f" ({'|'.join(metric.choices[k])})" if k in metric.choices else "")
+            for k, v in metric.options.items()
+        )
         table.add_row(metric.name, styled("{} [dim]({})[/]", metric.title, metric.family), options)
     console.print(table)
 

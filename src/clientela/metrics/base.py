@@ -353,7 +353,10 @@ class Context:
                 columns[name] = life[DIMENSIONS[name]].cast("string")
             else:
                 known = ", ".join([*DIMENSIONS, "trait:NAME"])
-                raise ClientelaError(f"cannot break down by {name!r}; use one of {known}")
+                raise ClientelaError(
+                    f"cannot break down by {name!r}{did_you_mean(name, DIMENSIONS)}; "
+                    f"use one of {known}"
+                )
         table = life.select("contact_id", **columns)
         for name in traits:
             trait = name.split(":", 1)[1]
