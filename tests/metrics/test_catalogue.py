@@ -50,6 +50,7 @@ def test_change_is_relative_or_in_points() -> None:
     assert str(change(3, 0)) == "n/a (previous period was 0)"
     assert display(change(3, 0), "%") == "n/a (previous period was 0)"
     assert display(-15.0, "pp") == "-15.0pp" and display(1234, "count") == "1,234"
+    assert display(4.0, "count") == "4" and display(0.6, "count") == "0.60"  # an average
 
 
 def test_metrics_command_prints_values_with_units_and_na_reasons(

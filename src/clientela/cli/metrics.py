@@ -152,6 +152,7 @@ def _emit_metric(result: Any, metric: Any, fmt: str, out: Path | None) -> None:
     from clientela import metrics
 
     units = metric.units
+    options = {**metric.options, **result.query.options}
     if fmt in ("json", "csv", "parquet"):
         records = []
         for row in result.rows:
@@ -167,6 +168,7 @@ def _emit_metric(result: Any, metric: Any, fmt: str, out: Path | None) -> None:
                 "metric": metric.name,
                 "title": metric.title,
                 "formula": metric.formula,
+                "options": options,
                 "period": result.calendar.kind,
                 "timezone": result.calendar.timezone,
                 "as_of": result.as_of.isoformat(),
@@ -185,8 +187,9 @@ def _emit_metric(result: Any, metric: Any, fmt: str, out: Path | None) -> None:
         _emit_rows(pa.Table.from_pylist(records), fmt, out, title=metric.name)
         return
     first = result.calendar.periods[1].label if len(result.calendar.periods) > 1 else ""
+    chosen = [f"{k}={v}" for k, v in options.items() if v != metric.options[k]]
     title = (
-        f"{metric.title} · {result.calendar.kind}s {first} to "
+        f"{metric.title}{''.join(' · ' + c for c in chosen)} · {result.calendar.kind}s {first} to "
         f"{result.calendar.periods[-1].label} · {result.calendar.timezone} · "
         f"as of {_when(result.as_of)}"
     )

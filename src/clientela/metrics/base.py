@@ -187,7 +187,7 @@ def get(name: str) -> Metric:
     if name not in REGISTRY:
         known = ", ".join(sorted(REGISTRY))
         raise ClientelaError(
-            f"no metric called {name!r}{did_you_mean(name, REGISTRY)}; known metrics: {known}"
+            f"no metric called {name!r}{did_you_mean(name, REGISTRY)} (known metrics: {known})"
         )
     return REGISTRY[name]
 
@@ -641,7 +641,9 @@ def display(value: Value, unit: str) -> str:
     if isinstance(value, str):
         return value
     if unit == "count":
-        return f"{value:,.0f}"
+        # An average count (average DAU) keeps its fraction: 0.23 is not "0".
+        whole = not isinstance(value, float) or value.is_integer()
+        return f"{value:,.0f}" if whole else f"{value:,.2f}"
     if unit == "%":
         return f"{value:,.1f}%"
     if unit == "pp":
