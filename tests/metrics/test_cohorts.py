@@ -246,8 +246,7 @@ def test_stickiness_who_lists_the_contacts_in_the_periods_mau(week: Workspace) -
 
 
 def test_stickiness_calendar_reading_is_average_dau_over_the_months_users(week: Workspace) -> None:
-    """-o mau=calendar: average DAU / unique contacts active in the calendar period × 100
-    (seed 004's DAU/MAU with the month as the MAU)."""
+    """-o mau=calendar: stickiness = average DAU / contacts active in the calendar month."""
     query = Query(date(2025, 3, 1), date(2025, 3, 31), "month", options={"mau": "calendar"})
     rows = metric_rows(week, "stickiness", query)
     # March up to the as-of (Friday 7): 7 days. DAU: p on the 3rd and 5th, q on the 4th →

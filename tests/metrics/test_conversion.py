@@ -65,8 +65,8 @@ def test_stage_flows_count_moves_both_ways(customer_world: Workspace) -> None:
 
 
 def test_conversion_rate_seed_reading_is_sales_over_leads(customer_world: Workspace) -> None:
-    """-o rate=sales: total sales / total leads × 100 of the period (seed 003 read literally):
-    every order counts, also one by a lead of an earlier period, so it can exceed 100 %."""
+    """-o rate=sales: every order of the period / its leads × 100 (seed 003 read literally)."""
+    # Every order counts, also one by a lead of an earlier period, so it can exceed 100 %.
     query = Query(MONTHS.start, MONTHS.end, MONTHS.period, options={"rate": "sales"})
     rows = {r["period"]: r for r in metric_rows(customer_world, "conversion_rate", query)}
     # February: leads c, d, f, h; orders c (6 Feb) and d (8 Feb): 2 / 4 × 100 = 50 %.

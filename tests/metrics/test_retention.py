@@ -87,8 +87,8 @@ def test_who_lists_the_contacts_behind_a_cell(customer_world: Workspace) -> None
 def test_customer_retention_seed_reading_counts_every_customer_acquired(
     customer_world: Workspace,
 ) -> None:
-    """-o new=acquired: N = every customer acquired in the period, also those who left again
-    inside it (seed 002 read literally), so CRR can fall below the share of S still there."""
+    """-o new=acquired: N = every customer acquired in the period (seed 002 read literally)."""
+    # Also those who left again inside it, so CRR can fall below the share of S still there.
     query = Query(MONTHS.start, MONTHS.end, MONTHS.period, options={"new": "acquired"})
     rows = by_period(
         metric_rows(customer_world, "customer_retention", query),
