@@ -218,6 +218,10 @@ def test_metrics_who_shows_times_not_epoch_seconds(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     # a renewed at 09:00 UTC on 3 February: 10:00 in Madrid (UTC+1 in winter).
     assert [r["secs"] for r in json.loads(result.output)] == ["2025-02-03T10:00:00+01:00"]
+    # The time as shown picks the same cell (with or without its offset).
+    for shown in ("2025-02-03T10:00:00+01:00", "2025-02-03T10:00:00"):
+        picked = runner.invoke(app, [*base, "--who", f"secs={shown}", "--format", "json"])
+        assert [r["contact_id"] for r in json.loads(picked.output)] == ["a"], picked.output
     lead = ["metrics", "conversion_rate", "-w", ws, "--from", "2025-02-01", "--to", "2025-02-28"]
     result = runner.invoke(app, [*lead, "--who", "period=2025-02", "--format", "csv"])
     assert result.exit_code == 0, result.output

@@ -600,6 +600,8 @@ def who(
                 f"metric {name!r} has no column {column!r} to pick a cell by "
                 f"(columns: {', '.join(facts.columns)})"
             )
+        if column in metric.times:
+            value = _epoch_text(value, settings.report.timezone, column)
         facts = facts.filter(facts[column].cast("string") == value)
     label = "contact_email" if "email" in facts.columns else "email"
     contacts = engine.published("contacts").select("contact_id", **{label: _.email})
@@ -619,6 +621,24 @@ def who(
             f"{most:,} for a who list); page through it with limit and offset, or narrow the cell",
         )
     return page
+
+
+def _epoch_text(value: str, zone: str, column: str) -> str:
+    """A cell's time as the epoch second it is stored as: epoch seconds as given, or an ISO
+    time as a who list shows it (without an offset: in the report's zone)."""
+    text = value.strip()
+    if text.lstrip("-").isdigit():
+        return text
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ClientelaError(
+            f"{column}={value!r} is not a time: give it as a who list shows it "
+            "(2026-02-03T10:00:00+01:00) or in epoch seconds"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(zone))
+    return str(int(moment.timestamp()))
 
 
 def _as_times(table: pa.Table, columns: tuple[str, ...], zone: str) -> pa.Table:
