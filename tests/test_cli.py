@@ -163,3 +163,13 @@ def test_bad_as_of_and_format_are_clear(tmp_path: Path) -> None:
     assert proc.returncode == 1 and "--as-of" in proc.stderr and "2026-06-30" in proc.stderr
     proc = clientela("contacts", "list", "--format", "xml", "-w", str(ws))
     assert proc.returncode == 1 and "table, csv, json or parquet" in proc.stderr
+
+
+def test_score_on_an_empty_workspace_says_what_to_do(tmp_path: Path) -> None:
+    """score with nothing landed prints a hint naming `clientela ingest FILE`, not only zeros."""
+    ws = str(tmp_path / "ws")
+    assert runner.invoke(app, ["init", ws]).exit_code == 0
+    result = runner.invoke(app, ["score", "-w", ws])
+    assert result.exit_code == 0, result.output
+    assert "nothing has been landed" in result.output
+    assert "clientela ingest FILE" in result.output

@@ -229,6 +229,9 @@ METRIC_VARIANTS: dict[str, list[dict[str, str]]] = {
     "funnel": [{"mode": "strict"}, {"mode": "unordered", "against": "previous"}],
     "retention": [{"cohort": "recurring"}],
     "first_response": [{"source": "all"}, {"medium": "social"}],
+    "conversion_rate": [{"rate": "sales"}],
+    "customer_retention": [{"new": "acquired"}],
+    "stickiness": [{"mau": "calendar"}],
 }
 
 

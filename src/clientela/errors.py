@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from pathlib import Path
+
+
+def did_you_mean(value: str, known: Iterable[str]) -> str:
+    """``"; did you mean 'prospect'?"`` when one of ``known`` is close to ``value`` (the same
+    but for case, or a close spelling), else ``""``: the tail of an "unknown ..." message."""
+    choices = list(known)
+    by_case = {c.lower(): c for c in choices}
+    close = [by_case[value.lower()]] if value.lower() in by_case else []
+    if not close:
+        lowered = difflib.get_close_matches(value.lower(), list(by_case), n=1, cutoff=0.5)
+        close = [by_case[c] for c in lowered]
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 class ClientelaError(Exception):

@@ -111,7 +111,8 @@ def test_contacts_list_filters_like_the_cli(client: TestClient, world: World) ->
     assert ids(client, q="UNI.EDU") == {"s"}  # email, any case
     assert ids(client, q="visit") == {"anon:visitor"}  # an anonymousId
     assert ids(client, q="mail.example", grade="C") == {"a", "c"}
-    assert ids(client, stage="nobody") == set()
+    # A stage that does not exist is refused (400), not an empty page.
+    assert client.get("/api/contacts", params={"stage": "nobody"}).status_code == 400
     page = ok(client, "/api/contacts", stage="fan", limit=2)
     assert page["total"] == 3 and page["next_offset"] == 2
     assert page["next"] == "/api/contacts?stage=fan&limit=2&offset=2"
@@ -317,6 +318,8 @@ def test_errors_are_json_with_code_and_message(client: TestClient, tmp_path: Pat
     cases = [
         ("/api/contacts/nobody@nowhere", 404, "not_found"),
         ("/api/metrics/nope", 404, "not_found"),
+        ("/api/contacts?stage=prospekt", 400, "invalid_query"),
+        ("/api/contacts?grade=Z9", 400, "invalid_query"),
         ("/api/metrics/audience_growth?options=nope=1", 400, "invalid_query"),
         ("/api/metrics/audience_growth?by=shoe_size", 400, "invalid_query"),
         ("/api/metrics/audience_growth?where=stage", 400, "invalid_query"),

@@ -161,5 +161,5 @@ def test_first_response_of_tickets_and_posts_together(world: Workspace) -> None:
 def test_first_response_rejects_an_unknown_source(world: Workspace) -> None:
     """--option source must be ticket, post or all."""
     query = Query(MONTHS.start, MONTHS.end, "month", options={"source": "chats"})
-    with pytest.raises(ClientelaError, match="ticket, post or all"):
+    with pytest.raises(ClientelaError, match="option 'source' must be one of ticket, post, all"):
         metric_rows(world, "first_response", query)

@@ -202,6 +202,7 @@ def test_stickiness_averages_dau_wau_mau_over_the_days_up_to_the_as_of(week: Wor
             "avg_dau": 0.6,
             "avg_wau": 2.4,
             "avg_mau": 4.0,
+            "active_contacts": 2,  # p and q were active in the week
             "stickiness": 15.0,
         }
     ]
@@ -242,3 +243,14 @@ def test_stickiness_who_lists_the_contacts_in_the_periods_mau(week: Workspace) -
         ("s", 0, 0, 1),  # Monday only (2 February + 29 days)
         ("t", 0, 3, 5),  # WAU Mon–Wed
     ]
+
+
+def test_stickiness_calendar_reading_is_average_dau_over_the_months_users(week: Workspace) -> None:
+    """-o mau=calendar: stickiness = average DAU / contacts active in the calendar month."""
+    query = Query(date(2025, 3, 1), date(2025, 3, 31), "month", options={"mau": "calendar"})
+    rows = metric_rows(week, "stickiness", query)
+    # March up to the as-of (Friday 7): 7 days. DAU: p on the 3rd and 5th, q on the 4th →
+    # Σ 3, average 3 / 7; active in March: p and q → 2. Stickiness = 3 / (7 × 2) × 100.
+    assert [(r["period"], r["days"], r["active_contacts"]) for r in rows] == [("2025-03", 7, 2)]
+    assert rows[0]["avg_dau"] == pytest.approx(3 / 7)
+    assert rows[0]["stickiness"] == pytest.approx(300 / 14)

@@ -62,3 +62,23 @@ def test_stage_flows_count_moves_both_ways(customer_world: Workspace) -> None:
     assert feb[("(new)", "prospect")] == 4
     # a referred someone, c and d reviewed: customers become fans.
     assert feb[("customer", "fan")] == 3
+
+
+def test_conversion_rate_seed_reading_is_sales_over_leads(customer_world: Workspace) -> None:
+    """-o rate=sales: every order of the period / its leads × 100 (seed 003 read literally)."""
+    # Every order counts, also one by a lead of an earlier period, so it can exceed 100 %.
+    query = Query(MONTHS.start, MONTHS.end, MONTHS.period, options={"rate": "sales"})
+    rows = {r["period"]: r for r in metric_rows(customer_world, "conversion_rate", query)}
+    # February: leads c, d, f, h; orders c (6 Feb) and d (8 Feb): 2 / 4 × 100 = 50 %.
+    assert (rows["2025-02"]["leads"], rows["2025-02"]["sales"]) == (4, 2)
+    assert rows["2025-02"]["conversion"] == 50.0
+    # March: leads e and g; orders e (2 Mar), g (10 Mar) and h (1 Mar, a February lead):
+    # 3 / 2 × 100 = 150 %.
+    assert (rows["2025-03"]["leads"], rows["2025-03"]["sales"]) == (2, 3)
+    assert rows["2025-03"]["conversion"] == 150.0
+    # April: no leads, no orders.
+    assert rows["2025-04"]["sales"] == 0
+    assert rows["2025-04"]["conversion"] == "n/a (no leads in the period)"
+    # The default reading is unchanged: converted leads / leads (3 / 4 in February).
+    default = {r["period"]: r for r in metric_rows(customer_world, "conversion_rate", MONTHS)}
+    assert (default["2025-02"]["sales"], default["2025-02"]["conversion"]) == (2, 75.0)

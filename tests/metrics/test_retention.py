@@ -82,3 +82,26 @@ def test_who_lists_the_contacts_behind_a_cell(customer_world: Workspace) -> None
     finally:
         engine.close()
     assert [(r["contact_id"], r["email"]) for r in rows] == [("b", "b@mail.example")]
+
+
+def test_customer_retention_seed_reading_counts_every_customer_acquired(
+    customer_world: Workspace,
+) -> None:
+    """-o new=acquired: N = every customer acquired in the period (seed 002 read literally)."""
+    # Also those who left again inside it, so CRR can fall below the share of S still there.
+    query = Query(MONTHS.start, MONTHS.end, MONTHS.period, options={"new": "acquired"})
+    rows = by_period(
+        metric_rows(customer_world, "customer_retention", query),
+        "start_customers",
+        "end_customers",
+        "new_customers",
+        "crr",
+    )
+    # January: a and b were acquired; nobody was a customer at the start.
+    assert rows["2025-01"] == (0, 2, 2, "n/a (no customers at the start)")
+    # February: S = {a, b}; E = {a, c}; acquired: c and d (d bought on 8 Feb and churned on
+    # 20 Feb). CRR = (2 − 2) / 2 × 100 = 0 %, where the documented reading gives 50 %.
+    assert rows["2025-02"] == (2, 2, 2, 0.0)
+    # March: acquired e, g and h, all still customers: the same as the documented reading,
+    # (5 − 3) / 2 × 100 = 100 %.
+    assert rows["2025-03"] == (2, 5, 3, 100.0)

@@ -58,7 +58,7 @@ from clientela.api.views import (
     TimelinePage,
     Trait,
 )
-from clientela.errors import NotFoundError
+from clientela.errors import NotFoundError, did_you_mean
 from clientela.metrics.limits import DEFAULT_LIMITS, count_periods
 
 PERIODS = ("day", "week", "month", "quarter", "year")
@@ -185,8 +185,15 @@ def list_contacts(
     """Contacts as ``clientela contacts list`` filters and orders them: best grade first,
     then most engaged, then by id."""
     from clientela.lifecycle import best_first, select_contacts
+    from clientela.metrics.base import FIT_LETTERS, check_values
 
+    grades = [g.upper() for g in _split(grade)]
     with _reading(request) as eng:
+        # A value that cannot exist is a 400 with a suggestion, not an empty page.
+        settings = request.app.state.workspace.settings
+        check_values(settings, "grade", grades, also=tuple(FIT_LETTERS))
+        check_values(settings, "stage", _split(stage))
+        check_values(settings, "class", _split(audience_class))
         view = eng.published("lifecycle")
         people = eng.published("contacts").select("contact_id", "email", "last_seen", "identified")
         t = view.join(people, "contact_id")
@@ -201,7 +208,7 @@ def list_contacts(
             )
         t = select_contacts(
             t,
-            grades=_split(grade),
+            grades=grades,
             stages=_split(stage),
             classes=_split(audience_class),
             account=account,
@@ -703,7 +710,10 @@ def metric_values(
 
     if name not in metrics.REGISTRY:
         raise ApiError(
-            404, "not_found", f"no metric {name!r}; see GET /api/metrics for the catalogue"
+            404,
+            "not_found",
+            f"no metric {name!r}{did_you_mean(name, metrics.REGISTRY)}; "
+            "see GET /api/metrics for the catalogue",
         )
     metric = metrics.REGISTRY[name]
     ws = request.app.state.workspace

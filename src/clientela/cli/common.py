@@ -175,3 +175,29 @@ def _date_flag(text: str | None, flag: str) -> Any:
         return date.fromisoformat(text)
     except ValueError:
         raise ConfigError(flag, text, "a date such as 2026-05-01") from None
+
+
+NOTHING_LANDED = (
+    "nothing has been landed in this workspace yet: land events with `clientela ingest FILE` "
+    "(or CRM rows with `clientela import contacts FILE`), then `clientela run`"
+)
+
+
+def _nothing_landed(ws: Any) -> bool:
+    """True when no events, contacts or accounts have been landed in the workspace."""
+    return not any(ws.segments(d) for d in (ws.events_dir, ws.contacts_dir, ws.accounts_dir))
+
+
+def _require_results(eng: Any) -> None:
+    """Refuse to read results before the first run, naming the command to run next."""
+    if eng.current_version() is not None:
+        return
+    if _nothing_landed(eng.workspace):
+        raise ClientelaError(NOTHING_LANDED)
+    raise ClientelaError("nothing is published yet in this workspace; run: clientela run")
+
+
+def _hint_if_nothing_landed(ws: Any) -> None:
+    """After an empty result: say (on stderr, away from data) when nothing was landed."""
+    if _nothing_landed(ws):
+        err_console.print(styled("[yellow]hint:[/] {}", NOTHING_LANDED), soft_wrap=True)

@@ -10,7 +10,15 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from clientela.cli.common import WorkspaceOpt, _engine, _first, _listed, app
+from clientela.cli.common import (
+    WorkspaceOpt,
+    _engine,
+    _first,
+    _hint_if_nothing_landed,
+    _listed,
+    _require_results,
+    app,
+)
 from clientela.cli.output import _emit_rows, _num, _when, console, styled
 
 contacts_app = typer.Typer(help="Look at contacts (run 'clientela run' first).")
@@ -44,6 +52,7 @@ def contacts_show(
     from ibis import _
 
     with _engine(workspace) as eng:
+        _require_results(eng)
         ids = eng.published("identities")
         cid = _find_contact(eng, contact)
         profile = _first(eng, eng.published("contacts").filter(_.contact_id == cid)) or {}
@@ -244,19 +253,26 @@ def contacts_list(
     """Contacts, best grade first (then most engaged), with filters."""
     from clientela.errors import ConfigError
     from clientela.lifecycle import best_first, select_contacts
+    from clientela.metrics.base import FIT_LETTERS, check_values
 
     if fmt not in ("table", "csv", "json", "parquet"):
         raise ConfigError("--format", fmt, "table, csv, json or parquet")
     if fmt == "parquet" and out is None:
         raise ConfigError("--out", None, "a file to write when --format parquet")
 
+    grades = [g.upper() for g in _listed(grade)]
     with _engine(workspace) as eng:
+        settings = eng.workspace.settings
+        check_values(settings, "grade", grades, also=tuple(FIT_LETTERS))
+        check_values(settings, "stage", _listed(stage))
+        check_values(settings, "class", _listed(audience))
+        _require_results(eng)
         view = eng.published("lifecycle")
         people = eng.published("contacts").select("contact_id", "email", "last_seen", "identified")
         t = view.join(people, "contact_id")
         t = select_contacts(
             t,
-            grades=_listed(grade),
+            grades=grades,
             stages=_listed(stage),
             classes=_listed(audience),
             account=account or None,
@@ -271,6 +287,8 @@ def contacts_list(
             ordered = ordered.limit(limit)
         rows_table = eng.to_arrow(ordered.select(*LIST_COLUMNS))
         total = int(eng.to_arrow(t.count()).as_py())
+        if not total:
+            _hint_if_nothing_landed(eng.workspace)
     if fmt == "table" and out is None:
         # Terminal tables keep to what fits; csv, json and parquet carry every column.
         rows_table = rows_table.select(
@@ -295,6 +313,7 @@ def explain(
     from clientela.scoring.grade import engagement_curve
 
     with _engine(workspace) as eng:
+        _require_results(eng)
         cid = _find_contact(eng, contact)
         view = _first(eng, eng.published("lifecycle").filter(_.contact_id == cid)) or {}
         run_info = _first(eng, eng.published("run_info")) or {}

@@ -10,7 +10,16 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from clientela.cli.common import WorkspaceOpt, _date_flag, _listed, _pairs, _workspace, app
+from clientela.cli.common import (
+    WorkspaceOpt,
+    _date_flag,
+    _hint_if_nothing_landed,
+    _listed,
+    _pairs,
+    _require_results,
+    _workspace,
+    app,
+)
 from clientela.cli.output import _emit_rows, _when, console, styled
 
 
@@ -22,7 +31,10 @@ def _print_catalogue() -> None:
     table.add_column("what it measures", overflow="fold")
     table.add_column("options (-o NAME=VALUE)", overflow="fold")
     for metric in sorted(metrics.REGISTRY.values(), key=lambda m: (m.family, m.name)):
-        options = ", ".join(f"{k}={v}" for k, v in metric.options.items())
+        options = ", ".join(
+            f"{k}={v}" + (f" ({'|'.join(metric.choices[k])})" if k in metric.choices else "")
+            for k, v in metric.options.items()
+        )
         table.add_row(metric.name, styled("{} [dim]({})[/]", metric.title, metric.family), options)
     console.print(table)
 
@@ -71,7 +83,9 @@ def metrics_command(
         typer.Option(help="With --who: one page of at most this many contacts (up to 10,000)."),
     ] = None,
     offset: Annotated[int, typer.Option(help="With --who: skip this many contacts.")] = 0,
-    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    fmt: Annotated[
+        str, typer.Option("--format", help="table, csv, json or parquet (needs --out).")
+    ] = "table",
     out: Annotated[Path | None, typer.Option(help="Write to this file instead.")] = None,
     engine: Annotated[
         str | None, typer.Option(help="duckdb or spark (default: from clientela.toml).")
@@ -86,8 +100,10 @@ def metrics_command(
     if name == "list":
         _print_catalogue()
         return
-    if fmt not in ("table", "csv", "json"):
-        raise ConfigError("--format", fmt, "table, csv or json")
+    if fmt not in ("table", "csv", "json", "parquet"):
+        raise ConfigError("--format", fmt, "table, csv, json or parquet")
+    if fmt == "parquet" and out is None:
+        raise ConfigError("--out", None, "a file to write when --format parquet")
     if who is None and (limit is not None or offset):
         raise ClientelaError("--limit and --offset page a --who list; give --who too")
     metric = metrics.get(name)
@@ -102,24 +118,42 @@ def metrics_command(
     ws = _workspace(workspace)
     eng = connect(ws, engine, reader=True)
     try:
+        _require_results(eng)
         if who is not None:
             cell = _pairs(_listed(who), "--who")
             table = metrics.who(eng, ws.settings, name, cell, query, limit=limit, offset=offset)
-            _emit_rows(table, fmt, out, title=f"{name}: who is behind {who}")
+            if fmt != "parquet":  # Parquet keeps typed times; text shows them as ISO times
+                table = _iso_times(table)
+            zone = ws.settings.report.timezone
+            _emit_rows(table, fmt, out, title=f"{name}: who is behind {who} (times in {zone})")
             return
         with console.status(Text(f"computing {name} ...")):
             result = metrics.compute(eng, ws.settings, name, query)
     finally:
         eng.close()
     _emit_metric(result, metric, fmt, out)
+    _hint_if_nothing_landed(ws)
+
+
+def _iso_times(table: Any) -> Any:
+    """Timestamp columns as ISO-8601 text with their offset (``2026-05-04T10:00:00+02:00``)."""
+    import pyarrow as pa
+
+    for i, column in enumerate(table.schema):
+        if pa.types.is_timestamp(column.type):
+            values = [None if v is None else v.isoformat() for v in table.column(i).to_pylist()]
+            table = table.set_column(i, column.name, pa.array(values, pa.string()))
+    return table
 
 
 def _emit_metric(result: Any, metric: Any, fmt: str, out: Path | None) -> None:
-    """A metric's rows as a table (values with units, n/a with reasons), CSV or JSON."""
+    """A metric's rows as a table (values with units, n/a with reasons), CSV, JSON or
+    Parquet (CSV and Parquet put the reasons in a ``notes`` column)."""
     from clientela import metrics
 
     units = metric.units
-    if fmt in ("json", "csv"):
+    options = {**metric.options, **result.query.options}
+    if fmt in ("json", "csv", "parquet"):
         records = []
         for row in result.rows:
             record = {k: metrics.plain(v) for k, v in row.items()}
@@ -134,6 +168,7 @@ def _emit_metric(result: Any, metric: Any, fmt: str, out: Path | None) -> None:
                 "metric": metric.name,
                 "title": metric.title,
                 "formula": metric.formula,
+                "options": options,
                 "period": result.calendar.kind,
                 "timezone": result.calendar.timezone,
                 "as_of": result.as_of.isoformat(),
@@ -149,11 +184,12 @@ def _emit_metric(result: Any, metric: Any, fmt: str, out: Path | None) -> None:
             return
         import pyarrow as pa
 
-        _emit_rows(pa.Table.from_pylist(records), "csv", out, title=metric.name)
+        _emit_rows(pa.Table.from_pylist(records), fmt, out, title=metric.name)
         return
     first = result.calendar.periods[1].label if len(result.calendar.periods) > 1 else ""
+    chosen = [f"{k}={v}" for k, v in options.items() if v != metric.options[k]]
     title = (
-        f"{metric.title} · {result.calendar.kind}s {first} to "
+        f"{metric.title}{''.join(' · ' + c for c in chosen)} · {result.calendar.kind}s {first} to "
         f"{result.calendar.periods[-1].label} · {result.calendar.timezone} · "
         f"as of {_when(result.as_of)}"
     )

@@ -15,7 +15,16 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from clientela.cli.common import AsOfOpt, EngineOpt, WorkspaceOpt, _engine, _parse_as_of, app
+from clientela.cli.common import (
+    AsOfOpt,
+    EngineOpt,
+    WorkspaceOpt,
+    _engine,
+    _hint_if_nothing_landed,
+    _parse_as_of,
+    _workspace,
+    app,
+)
 from clientela.cli.output import _when, console, err_console, styled
 
 
@@ -58,6 +67,8 @@ def run(
     for name, rows in report.rows.items():
         table.add_row(name, f"{rows:,}")
     console.print(table)
+    if not report.rows.get("contacts"):
+        _hint_if_nothing_landed(_workspace(workspace))
 
 
 @app.command()
@@ -74,6 +85,8 @@ def score(
     )
     with _engine(workspace) as eng:
         _print_score_summary(eng)
+        if not report.rows.get("contacts"):
+            _hint_if_nothing_landed(eng.workspace)
 
 
 def _print_score_summary(eng: Any) -> None:

@@ -21,7 +21,7 @@ engagement digit, account or any trait (``trait:country``), all as of the publis
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from itertools import product
@@ -33,9 +33,9 @@ import ibis.expr.types as ir
 import pyarrow as pa
 from ibis import _
 
-from clientela.config import Settings
+from clientela.config import NON_BUYER_CLASSES, Settings
 from clientela.engine import Engine
-from clientela.errors import ClientelaError
+from clientela.errors import ClientelaError, did_you_mean
 from clientela.metrics.limits import DEFAULT_LIMITS, LimitError, Limits, count_periods
 from clientela.metrics.periods import Calendar, period_start
 
@@ -50,6 +50,8 @@ DIMENSIONS: dict[str, str] = {
     "model": "model",
 }
 NONE = "(none)"
+FIT_LETTERS = "ABCD"
+ENGAGEMENT_DIGITS = "1234"
 # "Never" for intervals that are still open (stage not exited yet).
 FOREVER = 2**62
 
@@ -123,6 +125,9 @@ class Metric:
     in percentage points when the headline is itself a percentage)."""
     options: dict[str, str] = field(default_factory=dict)
     """Option name → default (``--option``-style settings such as funnel steps)."""
+    choices: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Option name → the values it allows, for options that take one of a fixed set (the
+    default first); any other value is refused before the engine works."""
     all_classes: bool = False
     """True: count every audience class (the metric itself tells them apart)."""
     fill: bool = True
@@ -132,6 +137,9 @@ class Metric:
     period_limit: str = "periods"
     """Which of the :class:`~clientela.metrics.limits.Limits` bounds the periods of a query
     (``retention_periods`` for a matrix of periods × periods)."""
+    times: tuple[str, ...] = ("secs",)
+    """Fact columns holding an instant in UTC epoch seconds: a :func:`who` list gives them
+    as times in the report's time zone (durations in seconds stay numbers)."""
     totals: tuple[str, ...] = ()
     """Measures also summed over the keys of each period (and breakdown value), handed to
     ``finish`` as ``total_<measure>``: the base of a share such as one hour's share of the
@@ -175,11 +183,66 @@ def register(metric: Metric) -> Metric:
 
 
 def get(name: str) -> Metric:
-    """The metric called ``name``, or an error listing the known ones."""
+    """The metric called ``name``, or an error with the closest name and the known ones."""
     if name not in REGISTRY:
         known = ", ".join(sorted(REGISTRY))
-        raise ClientelaError(f"no metric called {name!r}; known metrics: {known}")
+        raise ClientelaError(
+            f"no metric called {name!r}{did_you_mean(name, REGISTRY)} (known metrics: {known})"
+        )
     return REGISTRY[name]
+
+
+def check_options(metric: Metric, options: Mapping[str, str]) -> None:
+    """Refuse an option the metric does not have, or a value outside its choices."""
+    for option, value in options.items():
+        if option not in metric.options:
+            allowed = ", ".join(metric.options) or "none"
+            raise ClientelaError(
+                f"metric {metric.name!r} has no option {option!r}"
+                f"{did_you_mean(option, metric.options)} (options: {allowed})"
+            )
+        choices = metric.choices.get(option)
+        if choices is not None and value.strip().lower() not in choices:
+            raise ClientelaError(
+                f"option {option!r} must be one of {', '.join(choices)} (not {value!r})"
+                f"{did_you_mean(value.strip(), choices)}"
+            )
+
+
+def dimension_values(settings: Settings, name: str) -> tuple[str, ...] | None:
+    """The values a breakdown dimension can take under ``settings``: the stages, grades, fit
+    letters, engagement digits, audience classes and models there are; None for the
+    dimensions whose values are data (account, ``trait:NAME``)."""
+    if name == "stage":
+        return tuple(s.name for s in settings.stages.stages)
+    if name == "grade":
+        return tuple(f + e for f in FIT_LETTERS for e in ENGAGEMENT_DIGITS)
+    if name == "fit":
+        return tuple(FIT_LETTERS)
+    if name == "engagement":
+        return tuple(ENGAGEMENT_DIGITS)
+    if name == "class":
+        return ("buyer", *NON_BUYER_CLASSES)
+    if name == "model":
+        return tuple(settings.models)
+    return None
+
+
+def check_values(
+    settings: Settings, name: str, values: Iterable[str], also: tuple[str, ...] = ()
+) -> None:
+    """Refuse a filter value of dimension ``name`` that it cannot take (its
+    :func:`dimension_values` and ``also``): an unknown stage would otherwise match nobody and
+    look like an empty result."""
+    found = dimension_values(settings, name)
+    if found is None:
+        return
+    known = (*found, *also)
+    for value in values:
+        if value not in known:
+            raise ClientelaError(
+                f"unknown {name} {value!r}{did_you_mean(value, known)} (known: {', '.join(known)})"
+            )
 
 
 class Context:
@@ -194,6 +257,10 @@ class Context:
         metric: Metric | None = None,
         limits: Limits = DEFAULT_LIMITS,
     ) -> None:
+        if metric is not None:
+            check_options(metric, query.options)
+        for name, values in query.where.items():
+            check_values(settings, name, values, also=(NONE,))
         self.engine = engine
         self.settings = settings
         self.query = query
@@ -213,6 +280,15 @@ class Context:
             for _step in range(settings.metrics.default_periods - 1):
                 first = period_start(first - timedelta(days=1), kind)
         self.first = first
+        if last < first:
+            # Checked on the range as given: the calendar starts a period earlier (the base
+            # of the first change), and a week's lead-in would hide a reversed range.
+            if query.end is None:
+                raise ClientelaError(
+                    f"--from ({first}) is after the as-of date of the published run ({last}); "
+                    "give --to or an earlier --from"
+                )
+            raise ClientelaError(f"--to ({last}) is before --from ({first})")
         _check_periods(first, last, kind, metric, limits)
         # One period before the first shown: the base of the first period's change.
         lead_in = period_start(period_start(first, kind) - timedelta(days=1), kind)
@@ -222,12 +298,17 @@ class Context:
         self._cache: dict[str, ir.Table] = {}
 
     def option(self, name: str) -> str:
-        """A metric option: as given in the query, else the metric's default."""
+        """A metric option: as given in the query, else the metric's default (an option with
+        choices trimmed and in lower case, as checked)."""
         if name in self.query.options:
-            return self.query.options[name]
-        if self.metric is not None and name in self.metric.options:
-            return self.metric.options[name]
-        raise ClientelaError(f"unknown option {name!r}")
+            value = self.query.options[name]
+        elif self.metric is not None and name in self.metric.options:
+            value = self.metric.options[name]
+        else:
+            raise ClientelaError(f"unknown option {name!r}")
+        if self.metric is not None and name in self.metric.choices:
+            return value.strip().lower()
+        return value
 
     def published(self, name: str) -> ir.Table:
         return self.engine.published(name)
@@ -272,7 +353,10 @@ class Context:
                 columns[name] = life[DIMENSIONS[name]].cast("string")
             else:
                 known = ", ".join([*DIMENSIONS, "trait:NAME"])
-                raise ClientelaError(f"cannot break down by {name!r}; use one of {known}")
+                raise ClientelaError(
+                    f"cannot break down by {name!r}{did_you_mean(name, DIMENSIONS)}; "
+                    f"use one of {known}"
+                )
         table = life.select("contact_id", **columns)
         for name in traits:
             trait = name.split(":", 1)[1]
@@ -290,8 +374,6 @@ def _check_periods(
     first: date, last: date, kind: str, metric: Metric | None, limits: Limits
 ) -> None:
     """Refuse a range of more periods than the limit, before any period is built."""
-    if last < first:
-        return  # the calendar says what is wrong
     period_start(first, kind)  # an unknown kind fails here, with its own message
     limit = limits.periods
     count = count_periods(first, last, kind, limit + 1)
@@ -393,10 +475,6 @@ def compute(
     before the engine does the work."""
     metric = get(name)
     query = query or Query()
-    for option in query.options:
-        if option not in metric.options:
-            allowed = ", ".join(metric.options) or "none"
-            raise ClientelaError(f"metric {name!r} has no option {option!r} (options: {allowed})")
     ctx = Context(engine, settings, query, metric, limits)
     _check_breakdown(ctx)
     facts = _with_dimensions(ctx, metric.facts(ctx))
@@ -522,15 +600,18 @@ def who(
                 f"metric {name!r} has no column {column!r} to pick a cell by "
                 f"(columns: {', '.join(facts.columns)})"
             )
+        if column in metric.times:
+            value = _epoch_text(value, settings.report.timezone, column)
         facts = facts.filter(facts[column].cast("string") == value)
     label = "contact_email" if "email" in facts.columns else "email"
     contacts = engine.published("contacts").select("contact_id", **{label: _.email})
     joined = facts.left_join(contacts, facts.contact_id == contacts.contact_id)
     rest = [c for c in facts.columns if c != "contact_id"]
     out = joined.select("contact_id", label, *rest).order_by("contact_id", *rest)
+    zone = settings.report.timezone
     if limit is not None:
-        return engine.to_arrow(out.limit(limit, offset=offset))
-    page = engine.to_arrow(out.limit(most + 1, offset=offset))
+        return _as_times(engine.to_arrow(out.limit(limit, offset=offset)), metric.times, zone)
+    page = _as_times(engine.to_arrow(out.limit(most + 1, offset=offset)), metric.times, zone)
     if page.num_rows > most:
         raise LimitError(
             "who",
@@ -542,6 +623,35 @@ def who(
     return page
 
 
+def _epoch_text(value: str, zone: str, column: str) -> str:
+    """A cell's time as the epoch second it is stored as: epoch seconds as given, or an ISO
+    time as a who list shows it (without an offset: in the report's zone)."""
+    text = value.strip()
+    if text.lstrip("-").isdigit():
+        return text
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ClientelaError(
+            f"{column}={value!r} is not a time: give it as a who list shows it "
+            "(2026-02-03T10:00:00+01:00) or in epoch seconds"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(zone))
+    return str(int(moment.timestamp()))
+
+
+def _as_times(table: pa.Table, columns: tuple[str, ...], zone: str) -> pa.Table:
+    """``table`` with its epoch-second ``columns`` as timestamps in the time zone ``zone``."""
+    for name in columns:
+        if name in table.column_names:
+            i = table.column_names.index(name)
+            # Arrow timestamps count seconds since the epoch in UTC: the cast only labels them.
+            times = table.column(i).cast(pa.timestamp("s", tz=zone))
+            table = table.set_column(i, name, times)
+    return table
+
+
 def display(value: Value, unit: str) -> str:
     """A value as people read it: ``41.5%``, ``+2.1pp``, ``1,204``, ``n/a (reason)``."""
     if isinstance(value, NA):
@@ -551,7 +661,9 @@ def display(value: Value, unit: str) -> str:
     if isinstance(value, str):
         return value
     if unit == "count":
-        return f"{value:,.0f}"
+        # An average count (average DAU) keeps its fraction: 0.23 is not "0".
+        whole = not isinstance(value, float) or value.is_integer()
+        return f"{value:,.0f}" if whole else f"{value:,.2f}"
     if unit == "%":
         return f"{value:,.1f}%"
     if unit == "pp":

@@ -43,7 +43,6 @@ import ibis.expr.types as ir
 from ibis import _
 
 from clientela.engine.portable import union_all
-from clientela.errors import ClientelaError
 from clientela.metrics.base import NONE, Context, Metric, Value, ratio, register
 from clientela.metrics.community import minutes, seconds, tracked
 
@@ -91,14 +90,9 @@ def _posts(ctx: Context) -> tuple[ir.Table, ir.Table]:
 def _tickets_and_replies(ctx: Context) -> ir.Table:
     """One row per ticket (or member post) created in the range, with its first response."""
     sla = seconds(ctx.settings.metrics.sla_minutes)
-    source = ctx.option("source").strip().lower()
+    source = ctx.option("source")  # one of SOURCES: the metric's choices
     parts = {"ticket": _tickets, "post": _posts}
-    if source == "all":
-        chosen = list(parts)
-    elif source in parts:
-        chosen = [source]
-    else:
-        raise ClientelaError(f"option source must be ticket, post or all (not {source!r})")
+    chosen = list(parts) if source == "all" else [source]
     items: list[ir.Table] = []
     replies: list[ir.Table] = []
     for name in chosen:
@@ -186,6 +180,7 @@ FORMULA = (
     "SLA share = answered within metrics.sla_minutes / (tickets − pending) × 100, "
     "pending = unanswered and younger than the SLA at the as-of"
 )
+SOURCES = ("ticket", "post", "all")
 QUANTILES = {"median_secs": ("response_secs", 0.5), "p90_secs": ("response_secs", 0.9)}
 
 register(
@@ -201,6 +196,7 @@ register(
         quantiles=QUANTILES,
         headline="sla_share",
         options={"medium": "all", "source": "ticket"},
+        choices={"source": SOURCES},
     )
 )
 
@@ -218,5 +214,6 @@ register(
         quantiles=QUANTILES,
         headline="sla_share",
         options={"medium": "all", "source": "ticket"},
+        choices={"source": SOURCES},
     )
 )

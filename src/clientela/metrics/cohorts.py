@@ -41,6 +41,10 @@ contact and period with the number of days the contact counts in each measure
 and ``who`` lists the contacts in the period's MAU. Each active day a covers the days
 [a, min(next active day, a + 30)) of MAU (and + 7 of WAU): summing these interval overlaps
 with the period gives Σ MAU(d) without one row per contact and day.
+``active_contacts`` = distinct contacts active on some day of the period (up to the as-of).
+``-o mau=calendar`` is seed 004's calendar reading: stickiness = average DAU / the unique
+users of the calendar period × 100 = Σ DAU(d) / (days × active_contacts) × 100 — with
+``--period month``, the average DAU of the month over the month's active users.
 """
 
 from __future__ import annotations
@@ -52,7 +56,6 @@ from zoneinfo import ZoneInfo
 import ibis
 import ibis.expr.types as ir
 
-from clientela.errors import ClientelaError
 from clientela.metrics.base import NA, Context, Metric, Value, ratio, register
 from clientela.metrics.funnels import matches_any, parse_events
 from clientela.metrics.periods import EPOCH, Calendar, next_start
@@ -87,12 +90,7 @@ def _as_of_day(ctx: Context) -> date:
 
 
 def _cohort(ctx: Context) -> str:
-    cohort = ctx.option("cohort").strip().lower()
-    if cohort not in COHORTS:
-        raise ClientelaError(
-            f"option 'cohort' must be one of {', '.join(COHORTS)} (not {cohort!r})"
-        )
-    return cohort
+    return ctx.option("cohort")  # one of COHORTS: the metric's choices
 
 
 def _retention_facts(ctx: Context) -> ir.Table:
@@ -164,6 +162,7 @@ register(
         keys=("offset",),
         period_limit="retention_periods",  # cohorts × offsets: the square of the periods
         options={"cohort": "first_time", "start_event": "any", "return_event": "any"},
+        choices={"cohort": COHORTS},
     )
 )
 
@@ -283,15 +282,28 @@ def _days_counted(ctx: Context, label: str) -> int:
 def _finish_stickiness(cell: dict[str, Any], ctx: Context) -> dict[str, Value]:
     days = _days_counted(ctx, str(cell["period"]))
     dau, wau, mau = int(cell["dau"]), int(cell["wau"]), int(cell["mau"])
+    active = int(cell["active"])
     if days == 0:
         na = NA(NOT_REACHED)
-        return {"days": 0, "avg_dau": na, "avg_wau": na, "avg_mau": na, "stickiness": na}
+        return {
+            "days": 0,
+            "avg_dau": na,
+            "avg_wau": na,
+            "avg_mau": na,
+            "active_contacts": na,
+            "stickiness": na,
+        }
+    if ctx.option("mau") == "calendar":
+        stickiness = ratio(dau, days * active, "nobody active in the period")
+    else:
+        stickiness = ratio(dau, mau, "nobody active in the 30 days up to any day")
     return {
         "days": days,
         "avg_dau": dau / days,
         "avg_wau": wau / days,
         "avg_mau": mau / days,
-        "stickiness": ratio(dau, mau, "nobody active in the 30 days up to any day"),
+        "active_contacts": active,
+        "stickiness": stickiness,
     }
 
 
@@ -302,12 +314,13 @@ register(
         family="cohorts",
         formula="DAU(d) = contacts active on day d, WAU(d) on d−6..d, MAU(d) on d−29..d; "
         "avg X = Σ X(d) / days of the period up to the as-of; stickiness = Σ DAU(d) / "
-        "Σ MAU(d) × 100",
+        "Σ MAU(d) × 100 (mau=calendar: average DAU / contacts active in the period × 100)",
         facts=_stickiness_facts,
         measures=lambda f: {
             "dau": f.active_days.sum(),
             "wau": f.wau_days.sum(),
             "mau": f.mau_days.sum(),
+            "active": (f.active_days > 0).cast("int64").sum(),
         },
         finish=_finish_stickiness,
         columns={
@@ -315,7 +328,10 @@ register(
             "avg_dau": "count",
             "avg_wau": "count",
             "avg_mau": "count",
+            "active_contacts": "count",
             "stickiness": "%",
         },
+        options={"mau": "rolling"},
+        choices={"mau": ("rolling", "calendar")},
     )
 )

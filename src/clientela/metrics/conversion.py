@@ -9,7 +9,10 @@ stages, the lead stage and the customer stages; by default from the stage preset
   is counted in the period of that moment. They *convert* if they enter a customer stage at
   or after that moment and within ``metrics.conversion_window_days``. Leads whose window is
   still open at the as-of time are counted (they may still convert) and reported as
-  ``open_windows`` so a recent period's rate is read for what it is.
+  ``open_windows`` so a recent period's rate is read for what it is. ``sales`` counts the
+  orders (``stages.events.purchase``) placed in the period, by anyone; ``-o rate=sales``
+  gives the seed read literally: total sales / total leads × 100 of the period (an order by
+  a lead of an earlier period, or a second order, counts too, so it can exceed 100 %).
 * **stage_conversion**: for each step of the funnel (stranger → prospect, prospect →
   customer, ...), the contacts who entered the *from* stage in the period (their first entry
   in that period), how many reached the *to* stage or any later funnel stage afterwards (up to
@@ -29,7 +32,7 @@ import ibis.expr.types as ir
 from ibis import _
 
 from clientela.engine.portable import union_all
-from clientela.metrics.base import Context, Metric, Value, ratio, register
+from clientela.metrics.base import NA, Context, Metric, Value, ratio, register
 from clientela.scoring.events import SECONDS_PER_DAY
 
 
@@ -43,6 +46,7 @@ def _first_entry(history: ir.Table, stages: list[str], name: str) -> ir.Table:
 
 
 def _leads(ctx: Context) -> ir.Table:
+    """One row per lead (in the period they became one) and one per order of the period."""
     roles = ctx.settings.stage_roles()
     funnel: list[str] = roles["funnel"]
     at_or_after = funnel[funnel.index(roles["lead"]) :] if roles["lead"] in funnel else []
@@ -61,26 +65,49 @@ def _leads(ctx: Context) -> ir.Table:
     )
     per_lead = joined.group_by("contact_id", "secs").aggregate(converted_at=joined.bought.min())
     facts = ctx.in_range(per_lead)
-    return facts.select(
+    leads_facts = facts.select(
         "period",
         "contact_id",
-        lead_at=facts.secs,
+        secs=facts.secs,
+        lead=ibis.literal(1, type="int64"),
+        sale=ibis.literal(0, type="int64"),
         converted=facts.converted_at.notnull().cast("int64"),
         open_window=(facts.converted_at.isnull() & (facts.secs + window > ctx.as_of_secs)).cast(
             "int64"
         ),
         days_to_convert=(facts.converted_at - facts.secs).cast("float64") / SECONDS_PER_DAY,
     )
+    purchase = ctx.settings.stages.events.purchase
+    orders = ctx.in_range(ctx.activity().filter((_.type == "track") & _.event.isin(purchase)))
+    sales_facts = orders.select(
+        "period",
+        "contact_id",
+        secs=orders.secs,
+        lead=ibis.literal(0, type="int64"),
+        sale=ibis.literal(1, type="int64"),
+        converted=ibis.literal(0, type="int64"),
+        open_window=ibis.literal(0, type="int64"),
+        days_to_convert=ibis.null("float64"),
+    )
+    return union_all([leads_facts, sales_facts])
 
 
 def _finish_conversion(cell: dict[str, Any], ctx: Context) -> dict[str, Value]:
+    leads, converted, sales = cell["leads"], cell["converted"], cell["sales"]
+    numerator = sales if ctx.option("rate") == "sales" else converted
+    median = cell["median_days"]
     return {
-        "leads": cell["leads"],
-        "converted": cell["converted"],
-        "conversion": ratio(cell["converted"], cell["leads"], "no leads in the period"),
+        "leads": leads,
+        "converted": converted,
+        "sales": sales,
+        "conversion": ratio(numerator, leads, "no leads in the period"),
         "open_windows": cell["open_windows"],
-        "median_days": cell["median_days"],
+        "median_days": median if median is not None else NA(_no_conversion(leads)),
     }
+
+
+def _no_conversion(leads: int) -> str:
+    return "no lead converted" if leads else "no leads in the period"
 
 
 register(
@@ -89,23 +116,28 @@ register(
         title="Conversion rate (leads to customers)",
         family="seed 003 · conversion",
         formula="converted leads / leads × 100; a lead converts by entering a customer stage "
-        "within metrics.conversion_window_days",
+        "within metrics.conversion_window_days (rate=sales: the seed's total sales / total "
+        "leads × 100, every order of the period over its new leads)",
         facts=_leads,
         measures=lambda f: {
-            "leads": f.contact_id.nunique(),
+            "leads": f.lead.sum(),
             "converted": f.converted.sum(),
+            "sales": f.sale.sum(),
             "open_windows": f.open_window.sum(),
         },
         finish=_finish_conversion,
         columns={
             "leads": "count",
             "converted": "count",
+            "sales": "count",
             "conversion": "%",
             "open_windows": "count",
             "median_days": "days",
         },
         quantiles={"median_days": ("days_to_convert", 0.5)},
         headline="conversion",
+        options={"rate": "leads"},
+        choices={"rate": ("leads", "sales")},
     )
 )
 
@@ -140,14 +172,20 @@ def _stage_steps(ctx: Context) -> ir.Table:
 
 
 def _finish_steps(cell: dict[str, Any], ctx: Context) -> dict[str, Value]:
+    nobody = NA(
+        f"nobody reached {cell['to_stage']}"
+        if cell["entered"]
+        else f"nobody entered {cell['from_stage']}"
+    )
+    median, p90 = cell["median_days"], cell["p90_days"]
     return {
         "entered": cell["entered"],
         "converted": cell["converted"],
         "conversion": ratio(
             cell["converted"], cell["entered"], f"nobody entered {cell['from_stage']}"
         ),
-        "median_days": cell["median_days"],
-        "p90_days": cell["p90_days"],
+        "median_days": nobody if median is None else median,
+        "p90_days": nobody if p90 is None else p90,
     }
 
 

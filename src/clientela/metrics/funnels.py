@@ -142,19 +142,11 @@ def _steps(ctx: Context) -> list[EventSpec]:
 
 
 def _mode(ctx: Context) -> str:
-    mode = ctx.option("mode").strip().lower()
-    if mode not in MODES:
-        raise ClientelaError(f"option 'mode' must be one of {', '.join(MODES)} (not {mode!r})")
-    return mode
+    return ctx.option("mode")  # one of MODES: the metric's choices
 
 
 def _against(ctx: Context) -> str:
-    against = ctx.option("against").strip().lower()
-    if against not in AGAINST:
-        raise ClientelaError(
-            f"option 'against' must be one of {', '.join(AGAINST)} (not {against!r})"
-        )
-    return against
+    return ctx.option("against")  # one of AGAINST
 
 
 def window_seconds(text: str) -> int:
@@ -420,5 +412,7 @@ register(
             "window": "30d",
             "against": "first",
         },
+        choices={"mode": MODES, "against": AGAINST},
+        times=("entered_secs",),
     )
 )

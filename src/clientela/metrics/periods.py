@@ -21,13 +21,18 @@ from zoneinfo import ZoneInfo
 import ibis
 import ibis.expr.types as ir
 
-from clientela.errors import ClientelaError
+from clientela.errors import ClientelaError, did_you_mean
 
 PERIOD_KINDS = ("day", "week", "month", "quarter", "year")
 SECONDS_PER_DAY = 86_400
 EPOCH = date(1970, 1, 1)
 # How far before a range local times are exact (earlier events get the oldest known offset).
 HISTORY_DAYS = 3660
+
+
+def _unknown_kind(kind: str) -> ClientelaError:
+    hint = did_you_mean(kind, PERIOD_KINDS)
+    return ClientelaError(f"period must be one of {', '.join(PERIOD_KINDS)} (not {kind!r}){hint}")
 
 
 @dataclass(frozen=True)
@@ -53,7 +58,7 @@ def period_start(day: date, kind: str) -> date:
         return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
     if kind == "year":
         return date(day.year, 1, 1)
-    raise ClientelaError(f"period must be one of {', '.join(PERIOD_KINDS)} (not {kind!r})")
+    raise _unknown_kind(kind)
 
 
 def next_start(start: date, kind: str) -> date:
@@ -83,7 +88,7 @@ class Calendar:
 
     def __init__(self, timezone: str, kind: str, first: date, last: date) -> None:
         if kind not in PERIOD_KINDS:
-            raise ClientelaError(f"period must be one of {', '.join(PERIOD_KINDS)} (not {kind!r})")
+            raise _unknown_kind(kind)
         if last < first:
             raise ClientelaError(f"--to ({last}) is before --from ({first})")
         self.zone = ZoneInfo(timezone)

@@ -11,6 +11,10 @@ fan), read from the published stage history at an instant:
 **customer_retention** (seed 002): CRR = ((E − N) / S) × 100. With N as defined, E − N is
 the number of starting customers still customers at the end, so CRR never exceeds 100 %. A
 contact who became a customer and left again inside the period is in neither E nor N.
+``-o new=acquired`` reads the seed literally: N = every customer acquired in the period
+(not a customer at its start, a customer at some moment of it), also those who left again
+before its end. E − N then subtracts customers E does not hold, so CRR is lower by those
+short-lived customers / S and can go below 0 %.
 
 **churn_rate** (seed 003): churned / S × 100, where churned = customers at the start who
 entered a churned stage (``metrics.stages.churned``) during the period. ``lost`` counts every
@@ -55,12 +59,20 @@ def _customer_base(ctx: Context) -> ir.Table:
     def holds(table: ir.Table, at: ir.IntegerValue) -> ir.BooleanValue:
         return (table.entered_secs <= at) & (table.exited_secs > at)
 
+    def enters(table: ir.Table) -> ir.BooleanValue:
+        """A customer interval that starts inside the period (after its first instant)."""
+        return (table.entered_secs > table.start_at) & (table.entered_secs <= table.end_at)
+
     joined = customers.join(
-        bounds, holds(customers, bounds.start_at) | holds(customers, bounds.end_at)
+        bounds,
+        holds(customers, bounds.start_at)
+        | holds(customers, bounds.end_at)
+        | ((customers.entered_secs > bounds.start_at) & (customers.entered_secs <= bounds.end_at)),
     )
     flags = joined.group_by("period", "contact_id").aggregate(
         at_start=holds(joined, joined.start_at).cast("int64").max(),
         at_end=holds(joined, joined.end_at).cast("int64").max(),
+        entered_in=enters(joined).cast("int64").max(),
         end_secs=joined.end_secs.max(),
         start_at=joined.start_at.max(),
     )
@@ -73,7 +85,7 @@ def _customer_base(ctx: Context) -> ir.Table:
         & (churned.churned_at >= flags.start_at)
         & (churned.churned_at < flags.end_secs),
     )
-    per = with_churn.group_by("period", "contact_id", "at_start", "at_end").aggregate(
+    per = with_churn.group_by("period", "contact_id", "at_start", "at_end", "entered_in").aggregate(
         churned_in=with_churn.churned_at.notnull().cast("int64").max()
     )
     return per.select(
@@ -82,6 +94,7 @@ def _customer_base(ctx: Context) -> ir.Table:
         "at_start",
         "at_end",
         new=((per.at_end == 1) & (per.at_start == 0)).cast("int64"),
+        acquired=((per.entered_in == 1) & (per.at_start == 0)).cast("int64"),
         retained=((per.at_end == 1) & (per.at_start == 1)).cast("int64"),
         lost=((per.at_end == 0) & (per.at_start == 1)).cast("int64"),
         churned=((per.churned_in == 1) & (per.at_start == 1)).cast("int64"),
@@ -93,13 +106,15 @@ def _base_measures(facts: ir.Table) -> dict[str, ir.Scalar]:
         "start_customers": facts.at_start.sum(),
         "end_customers": facts.at_end.sum(),
         "new_customers": facts.new.sum(),
+        "acquired": facts.acquired.sum(),
         "lost": facts.lost.sum(),
         "churned": facts.churned.sum(),
     }
 
 
 def _finish_crr(cell: dict[str, Any], ctx: Context) -> dict[str, Value]:
-    s, e, n = cell["start_customers"], cell["end_customers"], cell["new_customers"]
+    s, e = cell["start_customers"], cell["end_customers"]
+    n = cell["acquired"] if ctx.option("new") == "acquired" else cell["new_customers"]
     return {
         "start_customers": s,
         "end_customers": e,
@@ -114,7 +129,8 @@ register(
         title="Customer retention rate (CRR)",
         family="seed 002 · retention",
         formula="CRR = ((E − N) / S) × 100: E customers at the end, N new customers still "
-        "there at the end, S customers at the start",
+        "there at the end (new=acquired: every customer acquired in the period), S customers "
+        "at the start",
         facts=_customer_base,
         measures=_base_measures,
         finish=_finish_crr,
@@ -125,6 +141,8 @@ register(
             "crr": "%",
         },
         headline="crr",
+        options={"new": "at_end"},
+        choices={"new": ("at_end", "acquired")},
     )
 )
 
