@@ -388,7 +388,7 @@ def test_custom_rules_and_events_from_toml(tmp_path: Path) -> None:
 
 
 FEATURES = (
-    "identified, orders, renewals, cancels, advocacy, cancelled, days_since_activity, "
+    "identified, orders, renewals, cancels, advocacy, cancelled, subscribed, days_since_activity, "
     "days_since_purchase, days_since_order, days_since_first_purchase, days_since_advocacy, "
     "days_since_identified, fit"
 )
@@ -433,3 +433,28 @@ def test_bad_stage_config_is_a_config_error(
         parse_settings({"stages": {"preset": "relationship", "rules": rules}})
     assert caught.value.key == key
     assert str(caught.value).startswith(f"setting '{key}' = ")
+
+
+def test_a_subscriber_who_renews_but_never_logs_in_stays_a_customer(tmp_path: Path) -> None:
+    """A paying subscriber is a customer: monthly renewals without a single login keep them
+    one (never dormant, never counted as a lost customer)."""
+    from clientela.metrics import Query
+    from helpers import metric_rows
+
+    ws = make_workspace(tmp_path / "ws")
+    j = Journeys()
+    j.identify(user_id="payer", at=D0)
+    ordered = D0 + timedelta(hours=1)
+    j.track("Order Completed", user_id="payer", properties={"plan": "pro", "total": 30}, at=ordered)
+    for month in range(2, 8):  # renewed on the 6th of February ... July, never logs in
+        j.track("Subscription Renewed", user_id="payer", at=at(f"2025-0{month}-06 09:00"))
+    land(ws, j)
+    rows = run_job(ws, as_of=AS_OF)
+
+    assert history(rows, "payer") == [
+        ("prospect", None, D0, ordered, "identified themselves"),
+        ("customer", "prospect", ordered, None, "has bought"),
+    ]
+    months = Query(start=datetime(2025, 2, 1).date(), end=datetime(2025, 7, 31).date())
+    lost = {r["period"]: r["lost"] for r in metric_rows(ws, "churn_rate", months)}
+    assert lost == {f"2025-0{month}": 0 for month in range(2, 8)}

@@ -35,6 +35,7 @@ TABLES = (
     "score_ledger",
     "scores",
     "stage_history",
+    "subscriptions",
     "lifecycle",
     "account_scores",
     "activity",
@@ -96,6 +97,8 @@ def compute(
         events,
         moment,
     )
+    subscribed = stages.subscriptions(settings.stages, events, moment)
+    spells = engine.cache(subscribed.spells)
     placed = stages.build(
         engine,
         settings.stages,
@@ -103,6 +106,7 @@ def compute(
         contacts,
         scores.primary.select("contact_id", "fit"),
         moment,
+        spells,
     )
     current = placed.current
     accounts = scoring.account_scores(
@@ -124,6 +128,7 @@ def compute(
         classes.classes,
         scores.primary,
         current,
+        subscribed.history,
         moment,
     )
     run_info = ibis.memtable({"as_of": [moment], "models": [", ".join(settings.model_order())]})
@@ -141,6 +146,7 @@ def compute(
         "score_ledger": scores.ledger,
         "scores": scores.scores,
         "stage_history": placed.history,
+        "subscriptions": subscribed.history,
         "lifecycle": view,
         "account_scores": accounts,
         "activity": scoring_events.activity(settings, built.contact_events),
