@@ -458,3 +458,104 @@ def test_a_subscriber_who_renews_but_never_logs_in_stays_a_customer(tmp_path: Pa
     months = Query(start=datetime(2025, 2, 1).date(), end=datetime(2025, 7, 31).date())
     lost = {r["period"]: r["lost"] for r in metric_rows(ws, "churn_rate", months)}
     assert lost == {f"2025-0{month}": 0 for month in range(2, 8)}
+
+
+SUBS_AS_OF = datetime(2025, 6, 30, 23, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def subscribers(tmp_path_factory: pytest.TempPathFactory) -> Rows:
+    """The tables of :func:`journeys.subscriber_journeys` as of 30 June 2025 23:00 UTC."""
+    from journeys import subscriber_journeys
+
+    ws = make_workspace(tmp_path_factory.mktemp("subscribers") / "ws")
+    land(ws, subscriber_journeys())
+    return run_job(ws, as_of=SUBS_AS_OF)
+
+
+def test_an_active_subscription_keeps_a_quiet_customer_a_customer(subscribers: Rows) -> None:
+    """bob pays once a year and never comes back: a customer while the year runs (without
+    the subscription he would have been dormant from 15 April)."""
+    started = at("2025-01-15 09:00")
+    assert history(subscribers, "bob") == [
+        ("prospect", None, at("2025-01-15 08:00"), started, "identified themselves"),
+        ("customer", "prospect", started, None, "has bought"),
+    ]
+
+
+def test_a_lapsed_subscription_no_longer_protects_an_inactive_customer(
+    subscribers: Rows,
+) -> None:
+    """cy's subscription lapses on 8 April (1 March + 31 + 7 days); she is dormant 90 days
+    and one second after her last activity (the start on 1 February: the invoice paid on 1
+    March is passive), and a subscription start counts as an order."""
+    started = at("2025-02-01 09:00")
+    # 2025-02-01 09:00 + 90 days = 2025-05-02 09:00 (Feb 27 + Mar 31 + Apr 30 = 88, + 2).
+    dormant = at("2025-05-02 09:00:01")
+    assert started + days(90) + SECOND == dormant
+    assert history(subscribers, "cy") == [
+        ("prospect", None, at("2025-02-01 08:00"), started, "identified themselves"),
+        ("customer", "prospect", started, dormant, "has bought"),
+        ("dormant", "customer", dormant, None, "customer with no activity for 90 days"),
+    ]
+
+
+def test_a_cancelled_subscriber_who_subscribes_again_is_a_customer_again(
+    subscribers: Rows,
+) -> None:
+    """dee cancels on 20 February (churned) and subscribes again on 3 May (customer)."""
+    assert history(subscribers, "dee") == [
+        ("prospect", None, at("2025-01-05 08:00"), at("2025-01-05 09:00"), "identified themselves"),
+        ("customer", "prospect", at("2025-01-05 09:00"), at("2025-02-20 09:00"), "has bought"),
+        (
+            "churned",
+            "customer",
+            at("2025-02-20 09:00"),
+            at("2025-05-03 09:00"),
+            "cancelled after their last purchase or renewal",
+        ),
+        ("customer", "churned", at("2025-05-03 09:00"), None, "has bought"),
+    ]
+
+
+def test_subscription_history_and_status_are_published(subscribers: Rows) -> None:
+    """``subscriptions`` has one row per stretch of a plan and MRR; the lifecycle view has
+    each contact's status, plan, current MRR and dates."""
+    ann = sorted(
+        (r for r in subscribers["subscriptions"] if r["contact_id"] == "ann"),
+        key=lambda r: r["from_at"],
+    )
+    assert [
+        (r["subscription_id"], r["spell"], r["plan"], r["interval"], r["mrr"]) for r in ann
+    ] == [("s-ann", 1, "basic", "month", 30.0), ("s-ann", 1, "pro", "month", 50.0)]
+    assert [(r["from_at"], r["until_at"], r["ended"]) for r in ann] == [
+        (at("2025-01-10 09:00"), at("2025-04-10 09:00"), "changed"),
+        (at("2025-04-10 09:00"), None, None),
+    ]
+    dee = sorted(
+        (r for r in subscribers["subscriptions"] if r["contact_id"] == "dee"),
+        key=lambda r: r["from_at"],
+    )
+    # d2 lapsed: 3 May 09:00 + 38 days = 10 June 09:00 (May 28 days left + 10).
+    assert [(r["subscription_id"], r["mrr"], r["until_at"], r["ended"]) for r in dee] == [
+        ("d1", 20.0, at("2025-02-20 09:00"), "cancelled"),
+        ("d2", 25.0, at("2025-06-10 09:00"), "lapsed"),
+    ]
+    status = {
+        r["contact_id"]: (
+            r["subscription_status"],
+            r["plan"],
+            r["mrr"],
+            utc(r["subscribed_at"]),
+            utc(r["subscription_ended_at"]),
+        )
+        for r in subscribers["lifecycle"]
+    }
+    assert status == {
+        "ann": ("active", "pro", 50.0, at("2025-01-10 09:00"), None),
+        # a yearly plan: 1200 / 12
+        "bob": ("active", "team", 100.0, at("2025-01-15 09:00"), None),
+        "cy": ("lapsed", "basic", 0.0, at("2025-02-01 09:00"), at("2025-04-08 09:00")),
+        "dee": ("lapsed", None, 0.0, at("2025-05-03 09:00"), at("2025-06-10 09:00")),
+        "eve": ("cancelled", None, 0.0, at("2025-03-03 09:00"), at("2025-03-20 09:00")),
+    }

@@ -622,6 +622,8 @@ class StageEvents(_Section):
         default_factory=lambda: [
             "Email Opened",
             "Subscription Renewed",
+            "Invoice Paid",
+            "Payment Succeeded",
             "Ticket Replied",
             "Moderation Action",
         ]
