@@ -97,8 +97,7 @@ def compute(
         events,
         moment,
     )
-    subscribed = stages.subscriptions(settings.stages, events, moment)
-    spells = engine.cache(subscribed.spells)
+    subscribed = stages.subscriptions(engine, settings.stages, events, moment)
     placed = stages.build(
         engine,
         settings.stages,
@@ -106,7 +105,7 @@ def compute(
         contacts,
         scores.primary.select("contact_id", "fit"),
         moment,
-        spells,
+        subscribed.spells,
     )
     current = placed.current
     accounts = scoring.account_scores(

@@ -118,8 +118,11 @@ def _carried(table: ir.Table, column: str, keys: list[str], order: list[ir.Value
     ).drop(group)
 
 
-def subscriptions(settings: StageSettings, events: ir.Table, as_of: datetime) -> Subscriptions:
-    """Every subscription's spells and its history of plan and MRR, as of ``as_of``.
+def subscriptions(
+    engine: Engine, settings: StageSettings, events: ir.Table, as_of: datetime
+) -> Subscriptions:
+    """Every subscription's spells and its history of plan and MRR, as of ``as_of``, both
+    materialised (the stage machine, the lifecycle view and the publisher read them).
 
     ``events`` are prepared scoring events (with the ``s_*`` subscription fields)."""
     sub = settings.subscriptions
@@ -179,7 +182,8 @@ def subscriptions(settings: StageSettings, events: ir.Table, as_of: datetime) ->
     )
     rows = rows.filter(rows.counts.fill_null(False))
     w_cum = ibis.window(group_by=keys, order_by=order, rows=(None, 0))
-    rows = rows.mutate(spell=rows.new_spell.sum().over(w_cum))
+    # Materialised once: the spells and the stretches are both read from it.
+    rows = engine.cache(rows.mutate(spell=rows.new_spell.sum().over(w_cum)))
     spell_keys = [*keys, "spell"]
     pays = rows.filter(rows.is_cancel == 0)
     spells = rows.group_by(spell_keys).aggregate(
@@ -189,16 +193,18 @@ def subscriptions(settings: StageSettings, events: ir.Table, as_of: datetime) ->
         paid_through=ibis.ifelse(rows.is_cancel == 0, rows.due, ibis.null("int64")).max(),
     )
     lapsed = spells.paid_through <= as_of_secs
-    spells = spells.select(
-        *spell_keys,
-        "started_secs",
-        "start_is_purchase",
-        ended_secs=ibis.coalesce(
-            spells.cancelled_secs, ibis.ifelse(lapsed, spells.paid_through, ibis.null("int64"))
-        ),
-        ended=ibis.cases(
-            (spells.cancelled_secs.notnull(), "cancelled"), (lapsed, "lapsed"), else_=None
-        ),
+    spells = engine.cache(
+        spells.select(
+            *spell_keys,
+            "started_secs",
+            "start_is_purchase",
+            ended_secs=ibis.coalesce(
+                spells.cancelled_secs, ibis.ifelse(lapsed, spells.paid_through, ibis.null("int64"))
+            ),
+            ended=ibis.cases(
+                (spells.cancelled_secs.notnull(), "cancelled"), (lapsed, "lapsed"), else_=None
+            ),
+        )
     )
     # Stretches: consecutive payments of a spell with the same plan, interval and MRR.
     pw = ibis.window(group_by=spell_keys, order_by=[pays.secs, pays.message_id])
@@ -244,7 +250,7 @@ def subscriptions(settings: StageSettings, events: ir.Table, as_of: datetime) ->
         until_at=utc(until),
         ended=ibis.ifelse(next_from.notnull(), "changed", stretches.ended),
     )
-    return Subscriptions(spells=spells, history=history)
+    return Subscriptions(spells=spells, history=engine.cache(history))
 
 
 def _points(
