@@ -559,3 +559,48 @@ def test_subscription_history_and_status_are_published(subscribers: Rows) -> Non
         "dee": ("lapsed", None, 0.0, at("2025-05-03 09:00"), at("2025-06-10 09:00")),
         "eve": ("cancelled", None, 0.0, at("2025-03-03 09:00"), at("2025-03-20 09:00")),
     }
+
+
+def test_a_late_renewal_starts_a_new_spell_and_a_late_cancellation_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    """A subscription lapses when a renewal is late; a cancellation after the lapse does not
+    make it 'cancelled'; the late renewal starts spell 2 of the same subscription."""
+    ws = make_workspace(tmp_path / "ws")
+    j = Journeys()
+    j.identify(user_id="zed", at=at("2025-01-01 08:00"))
+    j.track(
+        "Subscription Started", user_id="zed", properties={"amount": 10}, at=at("2025-01-01 09:00")
+    )
+    j.track("Subscription Renewed", user_id="zed", at=at("2025-02-01 09:00"))
+    j.track("Subscription Cancelled", user_id="zed", at=at("2025-03-20 09:00"))
+    j.track("Subscription Renewed", user_id="zed", at=at("2025-04-01 09:00"))
+    land(ws, j)
+    rows = run_job(ws, as_of=at("2025-05-01 00:00"))
+
+    # 2025-02-01 09:00 + 31 + 7 days = 2025-03-11 09:00 (Feb 28 days + 10 + 1).
+    lapsed = at("2025-03-11 09:00")
+    assert at("2025-02-01 09:00") + days(38) == lapsed
+    spells = sorted(
+        (r["spell"], r["mrr"], r["from_at"], r["until_at"], r["ended"])
+        for r in rows["subscriptions"]
+    )
+    assert spells == [
+        (1, 10.0, at("2025-01-01 09:00"), lapsed, "lapsed"),
+        (2, 10.0, at("2025-04-01 09:00"), None, None),
+    ]
+    # The stage machine still reads the cancellation (cancelled == 1 until the next payment).
+    assert history(rows, "zed") == [
+        ("prospect", None, at("2025-01-01 08:00"), at("2025-01-01 09:00"), "identified themselves"),
+        ("customer", "prospect", at("2025-01-01 09:00"), at("2025-03-20 09:00"), "has bought"),
+        (
+            "churned",
+            "customer",
+            at("2025-03-20 09:00"),
+            at("2025-04-01 09:00"),
+            "cancelled after their last purchase or renewal",
+        ),
+        ("customer", "churned", at("2025-04-01 09:00"), None, "has bought"),
+    ]
+    life = current(rows, "zed")
+    assert (life["subscription_status"], life["mrr"], life["orders"]) == ("active", 10.0, 2)

@@ -23,7 +23,9 @@ from ibis import _
 
 from clientela.config import Settings
 from clientela.engine import Engine
+from clientela.engine.portable import union_all
 from clientela.scoring.events import SECONDS_PER_DAY
+from clientela.stages import Subscriptions
 
 
 def build(
@@ -35,15 +37,25 @@ def build(
     audience: ir.Table,
     primary: ir.Table,
     stages: ir.Table,
-    subscriptions: ir.Table,
+    subscriptions: Subscriptions,
     as_of: datetime,
 ) -> ir.Table:
     """One row per contact: the 3D score, stage, lifecycle facts and next initiative.
 
-    ``subscriptions`` is the stretch history of :func:`clientela.stages.subscriptions`."""
+    Orders are the purchase events plus the subscription spells a purchase did not start
+    (as the stage machine counts them)."""
     as_of_secs = int(as_of.timestamp())
     stage_events = settings.stages.events
-    orders = events.filter((_.type == "track") & _.event.isin(stage_events.purchase))
+    purchases = events.filter((_.type == "track") & _.event.isin(stage_events.purchase))
+    spells = subscriptions.spells
+    orders = union_all(
+        [
+            purchases.select("contact_id", "secs"),
+            spells.filter(spells.start_is_purchase == 0).select(
+                "contact_id", secs=spells.started_secs
+            ),
+        ]
+    )
     bought = orders.group_by("contact_id").aggregate(
         orders=_.count(), first_purchase=_.secs.min(), last_purchase=_.secs.max()
     )
@@ -65,7 +77,7 @@ def build(
         & ~((_.type == "track") & _.event.isin(stage_events.passive)).fill_null(False)
     )
     last_active = active.group_by("contact_id").aggregate(last_active=_.secs.max())
-    subscription = _subscription(subscriptions)
+    subscription = _subscription(subscriptions.history)
 
     joined = (
         contacts.select("contact_id", "account_id")

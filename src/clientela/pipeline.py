@@ -127,7 +127,7 @@ def compute(
         classes.classes,
         scores.primary,
         current,
-        subscribed.history,
+        subscribed,
         moment,
     )
     run_info = ibis.memtable({"as_of": [moment], "models": [", ".join(settings.model_order())]})

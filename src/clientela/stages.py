@@ -101,7 +101,7 @@ def _subscription_kinds(
     return pay, cancel
 
 
-def _carried(table: ir.Table, column: str, keys: list[str], order: list[ir.Value]) -> ir.Value:
+def _carried(table: ir.Table, column: str, keys: list[str], order: list[str]) -> ir.Table:
     """``column``, or where it is null the last non-null value before it in ``order``."""
     group = f"_{column}_group"
     counted = table.mutate(
@@ -148,7 +148,7 @@ def subscriptions(
     )
     keys = ["contact_id", "subscription_id"]
     # A payment and a cancellation in the same second: the payment first.
-    order: list[ir.Value] = [rows.secs, rows.is_cancel, rows.message_id]
+    order = ["secs", "is_cancel", "message_id"]
     rows = _carried(rows, "interval", keys, order)
     rows = rows.mutate(interval=rows.interval.fill_null(sub.default_interval))
     months = ibis.cases(
@@ -182,15 +182,20 @@ def subscriptions(
     )
     rows = rows.filter(rows.counts.fill_null(False))
     w_cum = ibis.window(group_by=keys, order_by=order, rows=(None, 0))
-    # Materialised once: the spells and the stretches are both read from it.
-    rows = engine.cache(rows.mutate(spell=rows.new_spell.sum().over(w_cum)))
+    rows = rows.mutate(spell=rows.new_spell.sum().over(w_cum))
     spell_keys = [*keys, "spell"]
+    # The spell's last payment says until when it is paid (a cancellation comes last).
+    following = rows.is_cancel.lead().over(ibis.window(group_by=spell_keys, order_by=order))
+    # Materialised once: the spells and the stretches are both read from it.
+    rows = engine.cache(
+        rows.mutate(last_pay=(rows.is_cancel == 0) & (following.isnull() | (following == 1)))
+    )
     pays = rows.filter(rows.is_cancel == 0)
     spells = rows.group_by(spell_keys).aggregate(
         started_secs=rows.secs.min(),
         start_is_purchase=ibis.ifelse(rows.new_spell == 1, rows.is_purchase, 0).max(),
         cancelled_secs=ibis.ifelse(rows.is_cancel == 1, rows.secs, ibis.null("int64")).max(),
-        paid_through=ibis.ifelse(rows.is_cancel == 0, rows.due, ibis.null("int64")).max(),
+        paid_through=ibis.ifelse(rows.last_pay, rows.due, ibis.null("int64")).max(),
     )
     lapsed = spells.paid_through <= as_of_secs
     spells = engine.cache(
@@ -207,7 +212,7 @@ def subscriptions(
         )
     )
     # Stretches: consecutive payments of a spell with the same plan, interval and MRR.
-    pw = ibis.window(group_by=spell_keys, order_by=[pays.secs, pays.message_id])
+    pw = ibis.window(group_by=spell_keys, order_by=["secs", "message_id"])
 
     def differs(column: str) -> ir.BooleanValue:
         before = pays[column].lag().over(pw)
@@ -221,7 +226,7 @@ def subscriptions(
     )
     pays = pays.mutate(
         stretch=pays.changed.sum().over(
-            ibis.window(group_by=spell_keys, order_by=[pays.secs, pays.message_id], rows=(None, 0))
+            ibis.window(group_by=spell_keys, order_by=["secs", "message_id"], rows=(None, 0))
         )
     )
     stretches = pays.group_by([*spell_keys, "stretch"]).aggregate(
