@@ -294,8 +294,7 @@ def test_every_metric_is_identical_on_duckdb_and_spark(tmp_path: Path, spark_ses
 def test_subscriptions_are_identical_on_duckdb_and_spark(
     tmp_path: Path, spark_session: Any
 ) -> None:
-    """Subscriptions, the stages they keep and the subscription metrics (with a drill-down)
-    give the same rows on both engines."""
+    """Subscriptions, their stages and the subscription metrics match on both engines."""
     from datetime import date
 
     from clientela import metrics

@@ -436,8 +436,7 @@ def test_bad_stage_config_is_a_config_error(
 
 
 def test_a_subscriber_who_renews_but_never_logs_in_stays_a_customer(tmp_path: Path) -> None:
-    """A paying subscriber is a customer: monthly renewals without a single login keep them
-    one (never dormant, never counted as a lost customer)."""
+    """A monthly subscriber who never logs in stays a customer, never dormant nor lost."""
     from clientela.metrics import Query
     from helpers import metric_rows
 
@@ -474,8 +473,8 @@ def subscribers(tmp_path_factory: pytest.TempPathFactory) -> Rows:
 
 
 def test_an_active_subscription_keeps_a_quiet_customer_a_customer(subscribers: Rows) -> None:
-    """bob pays once a year and never comes back: a customer while the year runs (without
-    the subscription he would have been dormant from 15 April)."""
+    """bob pays for a year and never comes back: a customer while the year runs."""
+    # Without the subscription he would have been dormant from 15 April 09:00:01.
     started = at("2025-01-15 09:00")
     assert history(subscribers, "bob") == [
         ("prospect", None, at("2025-01-15 08:00"), started, "identified themselves"),
@@ -486,9 +485,9 @@ def test_an_active_subscription_keeps_a_quiet_customer_a_customer(subscribers: R
 def test_a_lapsed_subscription_no_longer_protects_an_inactive_customer(
     subscribers: Rows,
 ) -> None:
-    """cy's subscription lapses on 8 April (1 March + 31 + 7 days); she is dormant 90 days
-    and one second after her last activity (the start on 1 February: the invoice paid on 1
-    March is passive), and a subscription start counts as an order."""
+    """After cy's subscription lapses, 90 days without activity make her dormant."""
+    # It lapses on 8 April (1 March + 31 + 7 days); her last activity is the start on 1
+    # February (the invoice paid on 1 March is passive); the start counts as an order.
     started = at("2025-02-01 09:00")
     # 2025-02-01 09:00 + 90 days = 2025-05-02 09:00 (Feb 27 + Mar 31 + Apr 30 = 88, + 2).
     dormant = at("2025-05-02 09:00:01")
@@ -519,8 +518,7 @@ def test_a_cancelled_subscriber_who_subscribes_again_is_a_customer_again(
 
 
 def test_subscription_history_and_status_are_published(subscribers: Rows) -> None:
-    """``subscriptions`` has one row per stretch of a plan and MRR; the lifecycle view has
-    each contact's status, plan, current MRR and dates."""
+    """Stretches of plan and MRR are published, and each contact's status on lifecycle."""
     ann = sorted(
         (r for r in subscribers["subscriptions"] if r["contact_id"] == "ann"),
         key=lambda r: r["from_at"],
@@ -564,8 +562,7 @@ def test_subscription_history_and_status_are_published(subscribers: Rows) -> Non
 def test_a_late_renewal_starts_a_new_spell_and_a_late_cancellation_changes_nothing(
     tmp_path: Path,
 ) -> None:
-    """A subscription lapses when a renewal is late; a cancellation after the lapse does not
-    make it 'cancelled'; the late renewal starts spell 2 of the same subscription."""
+    """A late renewal starts spell 2; a cancellation after the lapse changes nothing."""
     ws = make_workspace(tmp_path / "ws")
     j = Journeys()
     j.identify(user_id="zed", at=at("2025-01-01 08:00"))

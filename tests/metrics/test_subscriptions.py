@@ -55,8 +55,8 @@ def test_active_subscribers_new_reactivated_and_churned(subscribers: Workspace) 
 
 
 def test_mrr_and_its_movements(subscribers: Workspace) -> None:
-    """MRR at the start and end of each month and the movements in between; a yearly plan
-    counts as amount / 12; end − start = new + reactivated + expansion − contraction − churned."""
+    """MRR and its movements per month; a yearly plan counts as amount / 12."""
+    # Every row: end − start = new + reactivated + expansion − contraction − churned.
     columns = ("start_mrr", "new_mrr", "reactivated_mrr", "expansion_mrr", "contraction_mrr")
     columns += ("churned_mrr", "net_new_mrr", "end_mrr", "unpriced")
     rows = by_period(subscribers, "mrr", *columns)
@@ -76,8 +76,7 @@ def test_mrr_and_its_movements(subscribers: Workspace) -> None:
 
 
 def test_gross_and_net_revenue_retention(subscribers: Workspace) -> None:
-    """GRR = (start − contraction − churned) / start × 100; NRR adds expansion; n/a with no
-    MRR at the start."""
+    """GRR = (start − contraction − churned) / start × 100; NRR adds expansion."""
     rows = by_period(subscribers, "revenue_retention", "start_mrr", "grr", "nrr")
     na = "n/a (no MRR at the start)"
     assert rows["2025-01"] == (0.0, na, na)
@@ -119,8 +118,7 @@ def test_who_names_the_movements_of_a_cell(subscribers: Workspace) -> None:
 
 
 def test_subscribers_without_an_amount_are_counted_and_flagged(tmp_path: Path) -> None:
-    """A renewal that never states an amount keeps a subscriber (MRR 0) and is counted in
-    ``unpriced``, so an MRR of 0 is not mistaken for no subscribers."""
+    """A subscriber whose events never state an amount counts, with MRR 0, in ``unpriced``."""
     from journeys import Journeys
 
     ws = make_workspace(tmp_path / "ws")
