@@ -100,3 +100,82 @@ OMIT: Any = _OMIT
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
+
+
+def subscriber_journeys() -> Journeys:
+    """Five subscribers in 2025 (UTC; default settings: a monthly plan is due again after
+    31 days + 7 days of grace = 38 days). Every expected number in the tests comes from this:
+
+    ann  identifies 10 Jan 08:00; Order Completed 10 Jan 09:00 (subscription s-ann, plan
+         basic, total 30, monthly); renewed on the 10th of Feb and Mar; on 10 Apr renewed
+         on plan pro for 50; renewed 10 May and 10 Jun. Never logs in.
+    bob  Subscription Started 15 Jan 09:00, plan team, 1200 a year (MRR 1200 / 12 = 100).
+    cy   Subscription Started 1 Feb 09:00, plan pro, 50; Invoice Paid 1 Mar 09:00 on plan
+         basic, 30; nothing after: lapses 1 Mar 09:00 + 38 days = 8 Apr 09:00.
+    dee  Subscription Started 5 Jan 09:00 (d1, 20), renewed 5 Feb, cancelled 20 Feb 09:00;
+         Subscription Started 3 May 09:00 (d2, 25), lapses 3 May + 38 days = 10 Jun 09:00.
+    eve  Subscription Started 3 Mar 09:00 (40), cancelled 20 Mar 09:00.
+    """
+    j = Journeys()
+
+    def on(text: str) -> datetime:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+    for user, day in (("ann", "01-10"), ("bob", "01-15"), ("cy", "02-01"), ("dee", "01-05")):
+        j.identify(
+            user_id=user, traits={"email": f"{user}@mail.example"}, at=on(f"2025-{day} 08:00")
+        )
+    j.identify(user_id="eve", traits={"email": "eve@mail.example"}, at=on("2025-03-03 08:00"))
+    basic = {"subscription_id": "s-ann", "plan": "basic", "total": 30, "interval": "monthly"}
+    j.track("Order Completed", user_id="ann", properties=basic, at=on("2025-01-10 09:00"))
+    for month in ("02", "03"):
+        j.track(
+            "Subscription Renewed",
+            user_id="ann",
+            at=on(f"2025-{month}-10 09:00"),
+            properties={"subscription_id": "s-ann"},
+        )
+    pro = {"subscription_id": "s-ann", "plan": "pro", "amount": 50}
+    j.track("Subscription Renewed", user_id="ann", properties=pro, at=on("2025-04-10 09:00"))
+    for month in ("05", "06"):
+        j.track(
+            "Subscription Renewed",
+            user_id="ann",
+            at=on(f"2025-{month}-10 09:00"),
+            properties={"subscription_id": "s-ann"},
+        )
+    team = {"plan": "team", "amount": 1200, "interval": "year"}
+    j.track("Subscription Started", user_id="bob", properties=team, at=on("2025-01-15 09:00"))
+    j.track(
+        "Subscription Started",
+        user_id="cy",
+        properties={"plan": "pro", "amount": 50},
+        at=on("2025-02-01 09:00"),
+    )
+    j.track(
+        "Invoice Paid",
+        user_id="cy",
+        properties={"plan": "basic", "amount": 30},
+        at=on("2025-03-01 09:00"),
+    )
+    d1 = {"subscription_id": "d1", "amount": 20}
+    j.track("Subscription Started", user_id="dee", properties=d1, at=on("2025-01-05 09:00"))
+    j.track(
+        "Subscription Renewed",
+        user_id="dee",
+        properties={"subscription_id": "d1"},
+        at=on("2025-02-05 09:00"),
+    )
+    j.track(
+        "Subscription Cancelled",
+        user_id="dee",
+        properties={"subscription_id": "d1"},
+        at=on("2025-02-20 09:00"),
+    )
+    d2 = {"subscription_id": "d2", "amount": 25}
+    j.track("Subscription Started", user_id="dee", properties=d2, at=on("2025-05-03 09:00"))
+    j.track(
+        "Subscription Started", user_id="eve", properties={"amount": 40}, at=on("2025-03-03 09:00")
+    )
+    j.track("Subscription Cancelled", user_id="eve", at=on("2025-03-20 09:00"))
+    return j

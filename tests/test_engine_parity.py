@@ -55,6 +55,13 @@ def _world(tmp_path: Path) -> Workspace:
         at=50,
     )
     j.track("Subscription Cancelled", user_id="bob", at=24 * 40)
+    # A yearly subscription moved to a monthly plan (subscriptions, the subscribed feature).
+    yearly = {"subscription_id": "s1", "plan": "team", "amount": 1200, "interval": "annual"}
+    j.track("Subscription Started", user_id="u1-new", properties=yearly, at=32)
+    monthly = {"subscription_id": "s1", "plan": "pro", "total": "45.5"}
+    j.track(
+        "Invoice Paid", user_id="u1-new", properties={**monthly, "interval": "month"}, at=24 * 50
+    )
     j.track("Order Completed", user_id="bob", at=24 * 60)
     j.track("Post Created", user_id="bob", at=24 * 61)
     for k in range(6):
@@ -284,6 +291,48 @@ def test_every_metric_is_identical_on_duckdb_and_spark(tmp_path: Path, spark_ses
             key = repr
             assert sorted(map(key, on_spark)) == sorted(map(key, on_duck)), name
             assert on_duck, f"{name}: nobody behind the metric; the world should exercise it"
+    finally:
+        duck.close()
+        spark.close()
+
+
+def test_subscriptions_are_identical_on_duckdb_and_spark(
+    tmp_path: Path, spark_session: Any
+) -> None:
+    """Subscriptions, their stages and the subscription metrics match on both engines."""
+    from datetime import date
+
+    from clientela import metrics
+    from journeys import subscriber_journeys
+
+    ws = make_workspace(tmp_path / "ws")
+    ingest_files(ws, [subscriber_journeys().write(tmp_path / "s.jsonl")])
+    as_of = datetime(2025, 6, 30, 23, 0, tzinfo=UTC)
+    duck = connect(ws, "duckdb")
+    spark = connect(ws, "spark")
+    try:
+        on_duck = pipeline.compute(duck, ws, as_of)
+        on_spark = pipeline.compute(spark, ws, as_of)
+        for name in ("subscriptions", "stage_history", "lifecycle"):
+            expected = _rows(duck, on_duck[name])
+            assert expected, name
+            assert _rows(spark, on_spark[name]) == expected, name
+        pipeline.run(duck, ws, as_of=as_of)
+    finally:
+        duck.close()
+        spark.close()
+    duck = connect(ws, "duckdb", reader=True)
+    spark = connect(ws, "spark", reader=True)
+    months = metrics.Query(start=date(2025, 1, 1), end=date(2025, 6, 30), period="month")
+    try:
+        for name in ("subscribers", "mrr", "revenue_retention"):
+            expected = _metric_rows(duck, ws, name, months)
+            assert expected, name
+            assert _metric_rows(spark, ws, name, months) == expected, name
+            cell = {"period": "2025-04"}
+            on_duck = metrics.who(duck, ws.settings, name, cell, months).to_pylist()
+            on_spark = metrics.who(spark, ws.settings, name, cell, months).to_pylist()
+            assert on_duck and sorted(map(repr, on_spark)) == sorted(map(repr, on_duck)), name
     finally:
         duck.close()
         spark.close()

@@ -388,7 +388,7 @@ def test_custom_rules_and_events_from_toml(tmp_path: Path) -> None:
 
 
 FEATURES = (
-    "identified, orders, renewals, cancels, advocacy, cancelled, days_since_activity, "
+    "identified, orders, renewals, cancels, advocacy, cancelled, subscribed, days_since_activity, "
     "days_since_purchase, days_since_order, days_since_first_purchase, days_since_advocacy, "
     "days_since_identified, fit"
 )
@@ -433,3 +433,171 @@ def test_bad_stage_config_is_a_config_error(
         parse_settings({"stages": {"preset": "relationship", "rules": rules}})
     assert caught.value.key == key
     assert str(caught.value).startswith(f"setting '{key}' = ")
+
+
+def test_a_subscriber_who_renews_but_never_logs_in_stays_a_customer(tmp_path: Path) -> None:
+    """A monthly subscriber who never logs in stays a customer, never dormant nor lost."""
+    from clientela.metrics import Query
+    from helpers import metric_rows
+
+    ws = make_workspace(tmp_path / "ws")
+    j = Journeys()
+    j.identify(user_id="payer", at=D0)
+    ordered = D0 + timedelta(hours=1)
+    j.track("Order Completed", user_id="payer", properties={"plan": "pro", "total": 30}, at=ordered)
+    for month in range(2, 8):  # renewed on the 6th of February ... July, never logs in
+        j.track("Subscription Renewed", user_id="payer", at=at(f"2025-0{month}-06 09:00"))
+    land(ws, j)
+    rows = run_job(ws, as_of=AS_OF)
+
+    assert history(rows, "payer") == [
+        ("prospect", None, D0, ordered, "identified themselves"),
+        ("customer", "prospect", ordered, None, "has bought"),
+    ]
+    months = Query(start=datetime(2025, 2, 1).date(), end=datetime(2025, 7, 31).date())
+    lost = {r["period"]: r["lost"] for r in metric_rows(ws, "churn_rate", months)}
+    assert lost == {f"2025-0{month}": 0 for month in range(2, 8)}
+
+
+SUBS_AS_OF = datetime(2025, 6, 30, 23, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def subscribers(tmp_path_factory: pytest.TempPathFactory) -> Rows:
+    """The tables of :func:`journeys.subscriber_journeys` as of 30 June 2025 23:00 UTC."""
+    from journeys import subscriber_journeys
+
+    ws = make_workspace(tmp_path_factory.mktemp("subscribers") / "ws")
+    land(ws, subscriber_journeys())
+    return run_job(ws, as_of=SUBS_AS_OF)
+
+
+def test_an_active_subscription_keeps_a_quiet_customer_a_customer(subscribers: Rows) -> None:
+    """bob pays for a year and never comes back: a customer while the year runs."""
+    # Without the subscription he would have been dormant from 15 April 09:00:01.
+    started = at("2025-01-15 09:00")
+    assert history(subscribers, "bob") == [
+        ("prospect", None, at("2025-01-15 08:00"), started, "identified themselves"),
+        ("customer", "prospect", started, None, "has bought"),
+    ]
+
+
+def test_a_lapsed_subscription_no_longer_protects_an_inactive_customer(
+    subscribers: Rows,
+) -> None:
+    """After cy's subscription lapses, 90 days without activity make her dormant."""
+    # It lapses on 8 April (1 March + 31 + 7 days); her last activity is the start on 1
+    # February (the invoice paid on 1 March is passive); the start counts as an order.
+    started = at("2025-02-01 09:00")
+    # 2025-02-01 09:00 + 90 days = 2025-05-02 09:00 (Feb 27 + Mar 31 + Apr 30 = 88, + 2).
+    dormant = at("2025-05-02 09:00:01")
+    assert started + days(90) + SECOND == dormant
+    assert history(subscribers, "cy") == [
+        ("prospect", None, at("2025-02-01 08:00"), started, "identified themselves"),
+        ("customer", "prospect", started, dormant, "has bought"),
+        ("dormant", "customer", dormant, None, "customer with no activity for 90 days"),
+    ]
+
+
+def test_a_cancelled_subscriber_who_subscribes_again_is_a_customer_again(
+    subscribers: Rows,
+) -> None:
+    """dee cancels on 20 February (churned) and subscribes again on 3 May (customer)."""
+    assert history(subscribers, "dee") == [
+        ("prospect", None, at("2025-01-05 08:00"), at("2025-01-05 09:00"), "identified themselves"),
+        ("customer", "prospect", at("2025-01-05 09:00"), at("2025-02-20 09:00"), "has bought"),
+        (
+            "churned",
+            "customer",
+            at("2025-02-20 09:00"),
+            at("2025-05-03 09:00"),
+            "cancelled after their last purchase or renewal",
+        ),
+        ("customer", "churned", at("2025-05-03 09:00"), None, "has bought"),
+    ]
+
+
+def test_subscription_history_and_status_are_published(subscribers: Rows) -> None:
+    """Stretches of plan and MRR are published, and each contact's status on lifecycle."""
+    ann = sorted(
+        (r for r in subscribers["subscriptions"] if r["contact_id"] == "ann"),
+        key=lambda r: r["from_at"],
+    )
+    assert [
+        (r["subscription_id"], r["spell"], r["plan"], r["interval"], r["mrr"]) for r in ann
+    ] == [("s-ann", 1, "basic", "month", 30.0), ("s-ann", 1, "pro", "month", 50.0)]
+    assert [(r["from_at"], r["until_at"], r["ended"]) for r in ann] == [
+        (at("2025-01-10 09:00"), at("2025-04-10 09:00"), "changed"),
+        (at("2025-04-10 09:00"), None, None),
+    ]
+    dee = sorted(
+        (r for r in subscribers["subscriptions"] if r["contact_id"] == "dee"),
+        key=lambda r: r["from_at"],
+    )
+    # d2 lapsed: 3 May 09:00 + 38 days = 10 June 09:00 (May 28 days left + 10).
+    assert [(r["subscription_id"], r["mrr"], r["until_at"], r["ended"]) for r in dee] == [
+        ("d1", 20.0, at("2025-02-20 09:00"), "cancelled"),
+        ("d2", 25.0, at("2025-06-10 09:00"), "lapsed"),
+    ]
+    status = {
+        r["contact_id"]: (
+            r["subscription_status"],
+            r["plan"],
+            r["mrr"],
+            utc(r["subscribed_at"]),
+            utc(r["subscription_ended_at"]),
+        )
+        for r in subscribers["lifecycle"]
+    }
+    assert status == {
+        "ann": ("active", "pro", 50.0, at("2025-01-10 09:00"), None),
+        # a yearly plan: 1200 / 12
+        "bob": ("active", "team", 100.0, at("2025-01-15 09:00"), None),
+        "cy": ("lapsed", "basic", 0.0, at("2025-02-01 09:00"), at("2025-04-08 09:00")),
+        "dee": ("lapsed", None, 0.0, at("2025-05-03 09:00"), at("2025-06-10 09:00")),
+        "eve": ("cancelled", None, 0.0, at("2025-03-03 09:00"), at("2025-03-20 09:00")),
+    }
+
+
+def test_a_late_renewal_starts_a_new_spell_and_a_late_cancellation_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    """A late renewal starts spell 2; a cancellation after the lapse changes nothing."""
+    ws = make_workspace(tmp_path / "ws")
+    j = Journeys()
+    j.identify(user_id="zed", at=at("2025-01-01 08:00"))
+    j.track(
+        "Subscription Started", user_id="zed", properties={"amount": 10}, at=at("2025-01-01 09:00")
+    )
+    j.track("Subscription Renewed", user_id="zed", at=at("2025-02-01 09:00"))
+    j.track("Subscription Cancelled", user_id="zed", at=at("2025-03-20 09:00"))
+    j.track("Subscription Renewed", user_id="zed", at=at("2025-04-01 09:00"))
+    land(ws, j)
+    rows = run_job(ws, as_of=at("2025-05-01 00:00"))
+
+    # 2025-02-01 09:00 + 31 + 7 days = 2025-03-11 09:00 (Feb 28 days + 10 + 1).
+    lapsed = at("2025-03-11 09:00")
+    assert at("2025-02-01 09:00") + days(38) == lapsed
+    spells = sorted(
+        (r["spell"], r["mrr"], r["from_at"], r["until_at"], r["ended"])
+        for r in rows["subscriptions"]
+    )
+    assert spells == [
+        (1, 10.0, at("2025-01-01 09:00"), lapsed, "lapsed"),
+        (2, 10.0, at("2025-04-01 09:00"), None, None),
+    ]
+    # The stage machine still reads the cancellation (cancelled == 1 until the next payment).
+    assert history(rows, "zed") == [
+        ("prospect", None, at("2025-01-01 08:00"), at("2025-01-01 09:00"), "identified themselves"),
+        ("customer", "prospect", at("2025-01-01 09:00"), at("2025-03-20 09:00"), "has bought"),
+        (
+            "churned",
+            "customer",
+            at("2025-03-20 09:00"),
+            at("2025-04-01 09:00"),
+            "cancelled after their last purchase or renewal",
+        ),
+        ("customer", "churned", at("2025-04-01 09:00"), None, "has bought"),
+    ]
+    life = current(rows, "zed")
+    assert (life["subscription_status"], life["mrr"], life["orders"]) == ("active", 10.0, 2)

@@ -581,8 +581,10 @@ STAGE_FEATURES: dict[str, str] = {
     "cancels": "cancellations so far",
     "advocacy": "advocacy events so far (posts, shares, referrals, reviews)",
     "cancelled": "1 if the last cancellation came after the last purchase or renewal",
+    "subscribed": "1 while one of the contact's subscriptions is active (paid, not cancelled, "
+    "not lapsed), else 0",
     "days_since_activity": "days since the contact last did something (passive events aside)",
-    "days_since_purchase": "days since the last purchase or renewal",
+    "days_since_purchase": "days since the last purchase, renewal or subscription payment",
     "days_since_order": "days since the last purchase",
     "days_since_first_purchase": "days since the first purchase (tenure)",
     "days_since_advocacy": "days since the last advocacy event",
@@ -660,11 +662,75 @@ class StageEvents(_Section):
         default_factory=lambda: [
             "Email Opened",
             "Subscription Renewed",
+            "Invoice Paid",
+            "Payment Succeeded",
             "Ticket Replied",
             "Moderation Action",
         ]
     )
     """Events that happen *to* a contact rather than *by* them: not activity."""
+
+
+# Billing intervals a subscription event may name, and how many months each is.
+SUBSCRIPTION_INTERVALS: dict[str, int] = {"month": 1, "quarter": 3, "year": 12}
+INTERVAL_WORDS: dict[str, str] = {
+    "month": "month",
+    "monthly": "month",
+    "quarter": "quarter",
+    "quarterly": "quarter",
+    "year": "year",
+    "yearly": "year",
+    "annual": "year",
+    "annually": "year",
+}
+"""Interval property values (lower-cased, trimmed) → interval; any other value is
+``default_interval``."""
+# A subscription is due again after its interval's longest calendar length (a renewal on the
+# same day of the next month, quarter or year is never late), plus the grace period.
+INTERVAL_DAYS: dict[str, int] = {"month": 31, "quarter": 92, "year": 366}
+
+
+class SubscriptionFields(_Section):
+    """Which event property holds each subscription field (JSON paths into properties)."""
+
+    subscription_id: str = "subscription_id"
+    """Events without it belong to the contact's one unnamed subscription."""
+    plan: str = "plan"
+    mrr: str = "mrr"
+    """Monthly recurring revenue, when the event states it (it wins over ``amount``)."""
+    amount: list[str] = Field(default_factory=lambda: ["amount", "total", "revenue"])
+    """The amount billed for one interval: the first of these properties present."""
+    interval: str = "interval"
+
+    @field_validator("subscription_id", "plan", "mrr", "interval")
+    @classmethod
+    def _json_key(cls, value: str) -> str:
+        if not _JSON_KEY.match(value):
+            raise ValueError("a property name or dotted path such as 'plan' or 'order.plan'")
+        return value
+
+    @field_validator("amount")
+    @classmethod
+    def _json_keys(cls, value: list[str]) -> list[str]:
+        if not value or not all(_JSON_KEY.match(v) for v in value):
+            raise ValueError("property names or dotted paths such as ['amount', 'total']")
+        return value
+
+
+class SubscriptionSettings(_Section):
+    """How subscriptions are read from events. Renewals and cancellations are
+    ``stages.events.renewal`` and ``stages.events.cancel``; a purchase
+    (``stages.events.purchase``) with a subscription id or a plan is a subscription payment."""
+
+    started: list[str] = Field(default_factory=lambda: ["Subscription Started"])
+    payment: list[str] = Field(default_factory=lambda: ["Invoice Paid", "Payment Succeeded"])
+    """Payments of a subscription (they keep it active, like a renewal, but are not counted as
+    renewal decisions)."""
+    grace_days: float = Field(default=7.0, ge=0)
+    """A subscription lapses when no payment comes within its interval plus this many days."""
+    default_interval: Literal["month", "quarter", "year"] = "month"
+    """The interval of a subscription whose events never say it."""
+    fields: SubscriptionFields = Field(default_factory=SubscriptionFields)
 
 
 class StageSettings(_Section):
@@ -674,6 +740,7 @@ class StageSettings(_Section):
     stages: list[StageInfo] = Field(default_factory=list)
     rules: list[StageRule] = Field(default_factory=list)
     events: StageEvents = Field(default_factory=StageEvents)
+    subscriptions: SubscriptionSettings = Field(default_factory=SubscriptionSettings)
     sales_ready_grades: list[str] = Field(default_factory=lambda: ["A1", "A2", "B1"])
     sales_ready_initiative: str = "Sales-ready: hand over to sales for a personal call."
 
@@ -1043,6 +1110,19 @@ job_seeker = "exclude"
 [stages]
 preset = "relationship"   # stranger, prospect, customer, fan (+ dormant, churned); or "journey"
 sales_ready_grades = ["A1", "A2", "B1"]
+
+[stages.subscriptions]      # renewals and cancellations: stages.events.renewal and .cancel
+started = ["Subscription Started"]
+payment = ["Invoice Paid", "Payment Succeeded"]   # payments that keep a subscription active
+grace_days = 7.0            # lapsed: no payment within the interval plus this many days
+default_interval = "month"  # month, quarter or year, when the events do not say
+
+[stages.subscriptions.fields]   # the event property holding each field
+subscription_id = "subscription_id"
+plan = "plan"
+mrr = "mrr"                 # monthly amount, when stated
+amount = ["amount", "total", "revenue"]   # amount of one interval: the first present
+interval = "interval"       # month(ly), quarter(ly), year(ly) or annual(ly)
 
 # -- metrics (seeds 000-004): `clientela metrics list`, `clientela report` ----------------------
 [metrics]

@@ -2,8 +2,10 @@
 
 For every contact: audience class, the preferred model's fit, engagement and grade, the
 stage (with how long they have been there), tenure since the first purchase, how many
-orders and how many different products and categories they bought, recency, the label
-shown everywhere (``A2 · customer``) and the **next initiative**:
+orders and how many different products and categories they bought, recency, the
+subscription (status ``active``, ``cancelled`` or ``lapsed``, plan, current MRR, since when
+and when it ended), the label shown everywhere (``A2 · customer``) and the **next
+initiative**:
 
 * a non-buyer gets its class's courteous route (``audience.routes``);
 * a contact who has not bought yet and whose grade is sales-ready
@@ -21,7 +23,9 @@ from ibis import _
 
 from clientela.config import Settings
 from clientela.engine import Engine
+from clientela.engine.portable import union_all
 from clientela.scoring.events import SECONDS_PER_DAY
+from clientela.stages import Subscriptions
 
 
 def build(
@@ -33,12 +37,25 @@ def build(
     audience: ir.Table,
     primary: ir.Table,
     stages: ir.Table,
+    subscriptions: Subscriptions,
     as_of: datetime,
 ) -> ir.Table:
-    """One row per contact: the 3D score, stage, lifecycle facts and next initiative."""
+    """One row per contact: the 3D score, stage, lifecycle facts and next initiative.
+
+    Orders are the purchase events plus the subscription spells a purchase did not start
+    (as the stage machine counts them)."""
     as_of_secs = int(as_of.timestamp())
     stage_events = settings.stages.events
-    orders = events.filter((_.type == "track") & _.event.isin(stage_events.purchase))
+    purchases = events.filter((_.type == "track") & _.event.isin(stage_events.purchase))
+    spells = subscriptions.spells
+    orders = union_all(
+        [
+            purchases.select("contact_id", "secs"),
+            spells.filter(spells.start_is_purchase == 0).select(
+                "contact_id", secs=spells.started_secs
+            ),
+        ]
+    )
     bought = orders.group_by("contact_id").aggregate(
         orders=_.count(), first_purchase=_.secs.min(), last_purchase=_.secs.max()
     )
@@ -60,6 +77,7 @@ def build(
         & ~((_.type == "track") & _.event.isin(stage_events.passive)).fill_null(False)
     )
     last_active = active.group_by("contact_id").aggregate(last_active=_.secs.max())
+    subscription = _subscription(subscriptions.history)
 
     joined = (
         contacts.select("contact_id", "account_id")
@@ -82,6 +100,7 @@ def build(
         .left_join(products, "contact_id")
         .left_join(categories, "contact_id")
         .left_join(last_active, "contact_id")
+        .left_join(subscription, "contact_id")
     )
     days = ibis.literal(float(SECONDS_PER_DAY))
     initiative = ibis.cases(
@@ -123,7 +142,43 @@ def build(
         tenure_days=((as_of_secs - _.first_purchase).cast("float64") / days).round(4),
         last_active_at=_.last_active.as_timestamp("s").cast("timestamp('UTC')"),
         recency_days=((as_of_secs - _.last_active).cast("float64") / days).round(4),
+        subscription_status=_.subscription_status,
+        plan=_.plan,
+        mrr=_.mrr,
+        subscribed_at=_.subscribed_at,
+        subscription_ended_at=_.subscription_ended_at,
         next_initiative=next_initiative,
+    )
+
+
+def _subscription(history: ir.Table) -> ir.Table:
+    """One row per subscriber: ``active`` while a subscription runs (plan of the largest, MRR
+    of all that run, since the start of that spell), else the last one's end (``cancelled``
+    or ``lapsed``, MRR 0, when it ended)."""
+    running = history.until_at.isnull()
+    ranked = history.mutate(
+        _running=running.cast("int64"),
+        _rank=ibis.row_number().over(
+            ibis.window(
+                group_by="contact_id",
+                order_by=[
+                    ibis.desc(running.cast("int64")),
+                    ibis.desc(history.until_at),
+                    ibis.desc(history.mrr),
+                    history.subscription_id,
+                ],
+            )
+        ),
+        _mrr=ibis.ifelse(running, history.mrr, 0.0).sum().over(ibis.window(group_by="contact_id")),
+    )
+    top = ranked.filter(ranked._rank == 0)
+    return top.select(
+        "contact_id",
+        subscription_status=ibis.ifelse(top._running == 1, "active", top.ended),
+        plan=top.plan,
+        mrr=top._mrr,
+        subscribed_at=top.started_at,
+        subscription_ended_at=top.until_at,
     )
 
 

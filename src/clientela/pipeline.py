@@ -36,6 +36,7 @@ TABLES = (
     "score_ledger",
     "scores",
     "stage_history",
+    "subscriptions",
     "lifecycle",
     "account_scores",
     "activity",
@@ -97,6 +98,7 @@ def compute(
         events,
         moment,
     )
+    subscribed = stages.subscriptions(engine, settings.stages, events, moment)
     placed = stages.build(
         engine,
         settings.stages,
@@ -104,6 +106,7 @@ def compute(
         contacts,
         scores.primary.select("contact_id", "fit"),
         moment,
+        subscribed.spells,
     )
     current = placed.current
     accounts = scoring.account_scores(
@@ -125,6 +128,7 @@ def compute(
         classes.classes,
         scores.primary,
         current,
+        subscribed,
         moment,
     )
     run_info = ibis.memtable({"as_of": [moment], "models": [", ".join(settings.model_order())]})
@@ -143,6 +147,7 @@ def compute(
         "score_ledger": scores.ledger,
         "scores": scores.scores,
         "stage_history": placed.history,
+        "subscriptions": subscribed.history,
         "lifecycle": view,
         "account_scores": accounts,
         "activity": scoring_events.activity(settings, built.contact_events),

@@ -41,4 +41,5 @@ from clientela.metrics import (  # noqa: F401
     funnels,
     growth,
     retention,
+    subscriptions,
 )

@@ -5,9 +5,9 @@ ids, the call type and name, the time (plus ``secs``, whole epoch seconds, the s
 engine, and ``day``, the UTC day number), ``traits`` of identify and group calls,
 ``properties`` of purchases (for the products bought), and the JSON fields the rules and
 metrics read, as text: page path, form id, email id, channel, user agent, every property a
-signal's ``where`` names and the ``[metrics.fields]`` (ticket and post ids, reply author,
-rating, ...). Everything else (the raw line, other payloads) stays on disk, which keeps the
-run's working set small.
+signal's ``where`` names, the ``[metrics.fields]`` (ticket and post ids, reply author,
+rating, ...) and the subscription fields (id, plan, MRR, amount, interval). Everything
+else (the raw line, other payloads) stays on disk, which keeps the run's working set small.
 """
 
 from __future__ import annotations
@@ -38,6 +38,21 @@ BASE_FIELDS: dict[str, tuple[str, str]] = {
 METRIC_FIELD_PREFIX = "m_"
 
 
+def subscription_fields(settings: Settings) -> dict[str, str]:
+    """Column → property of the subscription fields (``[stages.subscriptions.fields]``):
+    ``s_subscription_id``, ``s_plan``, ``s_mrr``, ``s_interval`` and ``s_amount_0``, ... (the
+    amount properties in order of preference)."""
+    fields = settings.stages.subscriptions.fields
+    out = {
+        "s_subscription_id": fields.subscription_id,
+        "s_plan": fields.plan,
+        "s_mrr": fields.mrr,
+        "s_interval": fields.interval,
+    }
+    out.update({f"s_amount_{i}": key for i, key in enumerate(fields.amount)})
+    return out
+
+
 def property_column(key: str) -> str:
     """The column holding property ``key`` (``order.total`` → ``p_order__total``)."""
     return "p_" + re.sub(r"[^A-Za-z0-9_]", "__", key)
@@ -54,6 +69,7 @@ def narrow(engine: Engine, settings: Settings, events: ir.Table) -> ir.Table:
                 by_column["properties"][property_column(key)] = key
     for name, key in settings.metrics.fields.model_dump().items():
         by_column["properties"][METRIC_FIELD_PREFIX + name] = key
+    by_column["properties"].update(subscription_fields(settings))
     with_fields = engine.json_fields(events, by_column)
     purchase = settings.stages.events.purchase
     is_purchase = (with_fields.type == "track") & with_fields.event.isin(purchase)
