@@ -307,14 +307,38 @@ def test_toml_tables_round_trip() -> None:
     assert tomllib.loads(text) == {"models": {"m": body}}
 
 
+def test_subscription_events_feed_the_subscriptions(tmp_path: Path) -> None:
+    """Subscription starts and payments (stages.subscriptions) are used, not 'feed nothing';
+    a payment event under another name is suggested for the payment list."""
+    ws = make_workspace(tmp_path / "ws")
+    j = Journeys()
+    j.track("Subscription Started", user_id="s1", properties={"plan": "pro", "amount": 30}, at=1)
+    j.track("Invoice Paid", user_id="s1", properties={"amount": 30}, at=31)
+    j.track("Invoice Payment Succeeded", user_id="s1", properties={"amount": 30}, at=61)
+    land(ws, j)
+    plan = _check(ws)
+    assert [(n.name, n.events) for n in plan.unused] == [("Invoice Payment Succeeded", 1)]
+    started = next(c for c in plan.concepts if c.name == "stages.subscriptions.started")
+    assert started.events == 1 and "subscribers" in started.used_by
+    # An alias of Payment Succeeded: a subscription payment, and passive like it.
+    assert sorted(t.table for t in plan.toml) == ["stages.events", "stages.subscriptions"]
+    path = ws.root / "clientela.toml"
+    path.write_text(_paste(path.read_text(encoding="utf-8"), plan), encoding="utf-8")
+    ws = open_workspace(ws.root)
+    assert "Invoice Payment Succeeded" in ws.settings.stages.subscriptions.payment
+    assert ws.settings.stages.subscriptions.grace_days == 7  # the rest of the table kept
+    assert _check(ws).unused == []
+
+
 def test_metric_and_stage_maps_match_the_settings_and_the_catalogue() -> None:
     """The check's maps cover every event list and field, and name only real metrics."""
     assert set(METRICS_BY_EVENTS) == set(MetricEvents.model_fields)
     assert set(FIELD_EVENTS) == set(MetricFields.model_fields)
     assert {k for keys in FIELD_EVENTS.values() for k in keys} <= set(MetricEvents.model_fields)
-    assert set(METRICS_BY_STAGE_EVENTS) <= set(StageEvents.model_fields)
+    assert set(METRICS_BY_STAGE_EVENTS) <= set(StageEvents.model_fields) | {"started", "payment"}
     assert set(FEATURE_EVENTS) <= set(STAGE_FEATURES)
-    assert {k for keys in FEATURE_EVENTS.values() for k in keys} <= set(StageEvents.model_fields)
+    lists = set(StageEvents.model_fields) | {"started", "payment"}  # + stages.subscriptions
+    assert {k for keys in FEATURE_EVENTS.values() for k in keys} <= lists
     named = {
         m
         for names in (*METRICS_BY_EVENTS.values(), *METRICS_BY_STAGE_EVENTS.values())

@@ -90,6 +90,18 @@ def cli_json(home: Path, *args: str) -> Any:
     return json.loads(done.stdout)
 
 
+def cli_text(home: Path, *args: str) -> str:
+    """What a command prints on a terminal wide enough for no cell to fold."""
+    return subprocess.run(
+        [sys.executable, "-m", "clientela.cli", *args, "-w", "own"],
+        cwd=home,
+        env={**os.environ, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
 def test_every_output_line_the_readme_shows_is_printed(walked: tuple[Path, str]) -> None:
     """Each line of the README's output blocks appears in what the commands print."""
     _, printed = walked
@@ -111,14 +123,7 @@ def test_one_contact_per_person_with_the_right_traits(walked: tuple[Path, str]) 
     assert contacts["u-ana"]["email"] == "ana.garcia@olivares.es"
     assert contacts["u-ana"]["account_id"] == "E-1"
     assert contacts["u-xoan"]["email"] == "xoan.pereira@galegotech.gal"  # the newer row
-    ana = subprocess.run(
-        [sys.executable, "-m", "clientela.cli", "contacts", "show", "C-101", "-w", "own"],
-        cwd=home,
-        env={**os.environ, "COLUMNS": "200"},
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    ana = cli_text(home, "contacts", "show", "C-101")
     assert ana.startswith("u-ana ")  # the CRM id finds the merged contact
     for trait, value in (
         ("telefono", "+34 600 111 222"),
@@ -126,23 +131,10 @@ def test_one_contact_per_person_with_the_right_traits(walked: tuple[Path, str]) 
         ("apellidos", "García López"),
     ):
         assert re.search(rf"│ {trait} +│ {re.escape(value)} +│", ana), trait
-    xoan = subprocess.run(
-        [sys.executable, "-m", "clientela.cli", "contacts", "show", "u-xoan", "-w", "own"],
-        cwd=home,
-        env={**os.environ, "COLUMNS": "200"},
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    assert re.search(r"│ cargo +│ CEO +│", xoan) and re.search(r"│ apellidos +│ Pereira Souto", xoan)
-    held = subprocess.run(
-        [sys.executable, "-m", "clientela.cli", "quarantine", "list", "-w", "own"],
-        cwd=home,
-        env={**os.environ, "COLUMNS": "200"},
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    xoan = cli_text(home, "contacts", "show", "u-xoan")
+    assert re.search(r"│ cargo +│ CEO +│", xoan)
+    assert re.search(r"│ apellidos +│ Pereira Souto", xoan)
+    held = cli_text(home, "quarantine", "list")
     for where, reason in (
         ("crm.csv:3", "duplicate_id"),
         ("crm.csv:4", "wrong_field_count"),

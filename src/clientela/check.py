@@ -74,10 +74,13 @@ FIELD_EVENTS: dict[str, tuple[str, ...]] = {
     "referred_email": ("referral",),
     "medium": ("ticket", "post"),
 }
+_SUBSCRIPTION_METRICS = ("subscribers", "mrr", "revenue_retention")
 METRICS_BY_STAGE_EVENTS: dict[str, tuple[str, ...]] = {
-    "purchase": ("referrals",),
-    "renewal": ("renewal_rate",),
-    "cancel": ("renewal_rate",),
+    "purchase": ("referrals", *_SUBSCRIPTION_METRICS),
+    "renewal": ("renewal_rate", *_SUBSCRIPTION_METRICS),
+    "cancel": ("renewal_rate", *_SUBSCRIPTION_METRICS),
+    "started": _SUBSCRIPTION_METRICS,
+    "payment": _SUBSCRIPTION_METRICS,
 }
 # Stage features → the [stages.events] lists they count.
 FEATURE_EVENTS: dict[str, tuple[str, ...]] = {
@@ -91,6 +94,7 @@ FEATURE_EVENTS: dict[str, tuple[str, ...]] = {
     "days_since_first_purchase": ("purchase",),
     "days_since_advocacy": ("advocacy",),
     "days_since_activity": ("passive",),
+    "subscribed": ("started", "payment", "renewal", "purchase", "cancel"),
 }
 # Words that mean the same in event names (after stemming), mapped to one.
 SYNONYMS: dict[str, str] = {
@@ -221,6 +225,10 @@ def event_lists(settings: Settings) -> dict[str, dict[str, list[str]]]:
     """Every list of track event names in the settings, by TOML table: table → {key: names}."""
     return {
         "stages.events": settings.stages.events.model_dump(),
+        "stages.subscriptions": {
+            "started": list(settings.stages.subscriptions.started),
+            "payment": list(settings.stages.subscriptions.payment),
+        },
         "metrics.events": settings.metrics.events.model_dump(),
         "audience": {"job_events": list(settings.audience.job_events)},
     }
@@ -230,10 +238,11 @@ def _table_content(settings: Settings, table: str) -> dict[str, Any]:
     """The whole of a table holding event lists, as it is now (to write it back changed)."""
     section = {
         "stages.events": settings.stages.events,
+        "stages.subscriptions": settings.stages.subscriptions,
         "metrics.events": settings.metrics.events,
         "audience": settings.audience,
     }[table]
-    return section.model_dump(exclude_defaults=table == "audience")
+    return section.model_dump(exclude_defaults=table in ("audience", "stages.subscriptions"))
 
 
 def _name_counts(
@@ -302,6 +311,7 @@ def _plain(value: Any) -> str:
 
 LIST_KINDS = {
     "stages.events": "stage events",
+    "stages.subscriptions": "subscription events",
     "metrics.events": "metric events",
     "audience": "audience events",
 }
@@ -314,6 +324,8 @@ def _list_use(settings: Settings, table: str, key: str) -> str:
     if table == "metrics.events":
         return "metrics: " + (", ".join(METRICS_BY_EVENTS.get(key, ())) or "(docs/metrics.md)")
     uses = []
+    if table == "stages.subscriptions":
+        uses.append("subscriptions (status, plan, MRR; keep a subscriber a customer)")
     if key == "passive":
         uses.append("not counted as activity (days_since_activity, sessions, cohorts)")
     rules = _rules_using(settings, key)
