@@ -1550,16 +1550,15 @@ class _Journey:
         t += int(rng.lognormvariate(log(_DAY), 1.0))
         self.track(t, None, "Ticket Closed", {"ticket_id": ticket_id})
 
-    def order(self, t: int, lines: list[dict[str, Any]]) -> None:
+    def order(
+        self, t: int, lines: list[dict[str, Any]], subscription: dict[str, Any] | None = None
+    ) -> None:
+        """An order; ``subscription`` (id, plan, interval, mrr) when it starts one."""
         revenue = round(sum(line["price"] * line["quantity"] for line in lines), 2)
         order_id = f"ord_{self.p.index}_{self.orders}"
         self.orders += 1
-        self.track(
-            t,
-            None,
-            "Order Completed",
-            {"order_id": order_id, "revenue": revenue, "currency": "EUR", "products": lines},
-        )
+        props = {"order_id": order_id, "revenue": revenue, "currency": "EUR", "products": lines}
+        self.track(t, None, "Order Completed", props | (subscription or {}))
 
     @staticmethod
     def line(product: tuple[str, str, str, str, float], quantity: int) -> dict[str, Any]:
@@ -1573,10 +1572,12 @@ class _Journey:
             "quantity": quantity,
         }
 
-    def renewals(self, a: int, b: int, period: int, sub_id: str, plan: str, revenue: float) -> None:
+    def renewals(
+        self, a: int, b: int, period: int, subscription: dict[str, Any], revenue: float
+    ) -> None:
         """Billing runs at night: renewals every ``period`` from ``a`` until ``b``."""
         t = a + period
-        props_base = {"subscription_id": sub_id, "plan": plan, "revenue": revenue}
+        props_base = subscription | {"revenue": revenue}
         while t <= b:
             billing = (t // _DAY) * _DAY + 2 * _HOUR + int(self.r() * _HOUR)
             self.track(billing, None, "Subscription Renewed", dict(props_base))
@@ -1810,13 +1811,21 @@ class _Journey:
             acc = self.w.account(p.account)
             plan, product_id, sku, price = acc.plan
             seats = max(1, min(acc.employees, int(rng.lognormvariate(log(8), 0.8))))
-            self.order(buy, [self.line((product_id, sku, plan, "SaaS", price), seats)])
             monthly = r() < 0.6
             period = 30 * _DAY if monthly else 365 * _DAY
             revenue = round(price * seats * (1 if monthly else 12), 2)
+            subscription = {
+                "subscription_id": sub_id,
+                "plan": plan,
+                "interval": "month" if monthly else "year",
+                "mrr": round(price * seats, 2),
+            }
+            self.order(
+                buy, [self.line((product_id, sku, plan, "SaaS", price), seats)], subscription
+            )
             # Dormant B2B customers keep paying without using the product.
             renew_until = end if outcome in ("dormant", "reactivated") else stop
-            self.renewals(buy, renew_until, period, sub_id, plan, revenue)
+            self.renewals(buy, renew_until, period, subscription, revenue)
             subscribed = True
         else:
             lines = [self.line(_B2C_PRODUCTS[0], 1)]
@@ -1824,10 +1833,12 @@ class _Journey:
             if subscribed:
                 lines.append(self.line(_B2C_PRODUCTS[1], 1))
             lines.extend(self.line(a, 1) for a in _ACCESSORIES if r() < 0.1)
-            self.order(buy, lines)
             plan, revenue = "Loom Yarn Club", _B2C_PRODUCTS[1][4]
+            subscription = {"subscription_id": sub_id, "plan": plan, "interval": "month"}
+            subscription["mrr"] = revenue
+            self.order(buy, lines, subscription if subscribed else None)
             if subscribed:
-                self.renewals(buy, stop, 30 * _DAY, sub_id, plan, revenue)
+                self.renewals(buy, stop, 30 * _DAY, subscription, revenue)
         # Retention: use, support, newsletters, repeat purchases.
         self.engaged(buy, stop, intensity, app)
         if outcome == "churned" and subscribed:
