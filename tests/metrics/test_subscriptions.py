@@ -7,7 +7,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
+from clientela.api import create_app
+from clientela.cli import app
+from clientela.keys import create_key
 from clientela.metrics import Query
 from clientela.workspace import Workspace
 from conftest import make_workspace
@@ -132,3 +137,19 @@ def test_subscribers_without_an_amount_are_counted_and_flagged(tmp_path: Path) -
     assert (row["new_mrr"], row["end_mrr"], row["unpriced"]) == (0.0, 0.0, 1)
     (row,) = metric_rows(ws, "subscribers", march)
     assert (row["new_subscribers"], row["end_subscribers"]) == (1, 1)
+
+
+def test_contacts_show_and_the_api_give_the_subscription(subscribers: Workspace) -> None:
+    """contacts show prints ann's subscription (plan pro, MRR 50 since her 10 Apr upgrade;
+    subscribed since 10 Jan) and eve's cancellation; the API's lifecycle carries the same."""
+    runner = CliRunner()
+    shown = runner.invoke(app, ["contacts", "show", "ann", "-w", str(subscribers.root)])
+    assert shown.exit_code == 0, shown.output
+    assert "subscription: active, plan pro, MRR 50.00, since 2025-01-10 09:00:00" in shown.output
+    shown = runner.invoke(app, ["contacts", "show", "eve", "-w", str(subscribers.root)])
+    assert "subscription: cancelled, plan -" in shown.output, shown.output
+    _, key = create_key(subscribers, "read")
+    with TestClient(create_app(subscribers)) as client:
+        body = client.get("/api/contacts/ann", headers={"Authorization": f"Bearer {key}"}).json()
+    assert body["lifecycle"]["subscription_status"] == "active"
+    assert body["lifecycle"]["plan"] == "pro" and body["lifecycle"]["mrr"] == 50.0

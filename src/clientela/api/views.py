@@ -104,6 +104,12 @@ class Lifecycle(BaseModel):
     tenure_days: float | None = None
     last_active_at: datetime | None = None
     recency_days: float | None = None
+    subscription_status: str | None = None
+    """active, cancelled or lapsed (None: never subscribed); see docs/metrics.md."""
+    plan: str | None = None
+    mrr: float | None = None
+    subscribed_at: datetime | None = None
+    subscription_ended_at: datetime | None = None
     next_initiative: str | None = None
 
 
