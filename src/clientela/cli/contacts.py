@@ -203,12 +203,13 @@ def _print_3d(view: dict[str, Any]) -> None:
         f"{_num(view.get('tenure_days'), 0) or '-'} days, last active "
         f"{_num(view.get('recency_days'), 0) or '-'} days ago"
     )
-    if view.get("subscription_status"):
+    status = view.get("subscription_status")
+    if status:
         ended = view.get("subscription_ended_at")
         console.print(
-            f"subscription: {view['subscription_status']}, plan {view.get('plan') or '-'}, "
+            f"subscription: {status}, plan {view.get('plan') or '-'}, "
             f"MRR {_num(view.get('mrr'), 2)}, since {_when(view.get('subscribed_at'))}"
-            + (f", ended {_when(ended)}" if ended and view["subscription_status"] != "active" else "")
+            + (f", ended {_when(ended)}" if ended and status != "active" else "")
         )
     console.print(
         f"audience class: {cls}" + (f" — {view['evidence']}" if view.get("evidence") else "")
