@@ -17,7 +17,7 @@ from clientela.metrics.base import change, display
 from clientela.workspace import Workspace
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
-UNITS = {"count", "%", "pp", "ratio", "rating", "minutes", "hours", "days", "text"}
+UNITS = {"count", "%", "pp", "ratio", "rating", "money", "minutes", "hours", "days", "text"}
 
 
 def test_every_metric_is_documented_with_known_units() -> None:

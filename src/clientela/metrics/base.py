@@ -668,8 +668,8 @@ def display(value: Value, unit: str) -> str:
         return f"{value:,.1f}%"
     if unit == "pp":
         return f"{value:+,.1f}pp"
-    if unit in ("ratio", "rating"):
-        return f"{value:,.2f}"
+    if unit in ("ratio", "rating", "money"):
+        return f"{value:,.2f}"  # money: in the currency of the events (never converted)
     if unit in ("minutes", "days", "hours"):
         return f"{value:,.1f}"  # the column's name says the unit (median_minutes)
     if isinstance(value, float):
