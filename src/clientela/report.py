@@ -78,6 +78,8 @@ KPIS: tuple[Kpi, ...] = (
     Kpi("customer_retention", "crr", "Customer retention (CRR)"),
     Kpi("churn_rate", "churn", "Churn", better=-1),
     Kpi("renewal_rate", "renewal_rate", "Renewals"),
+    Kpi("mrr", "end_mrr", "MRR (end of period)"),
+    Kpi("revenue_retention", "nrr", "Net revenue retention"),
     Kpi("stickiness", "stickiness", "Stickiness (DAU/MAU)"),
     Kpi("sessions", "avg_minutes", "Average session"),
     Kpi("ugc_share", "ugc_share", "User-generated content"),

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -10,8 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from clientela import report
 from clientela.api import create_app
 from clientela.cli import app
+from clientela.engine import connect
 from clientela.keys import create_key
 from clientela.metrics import Query
 from clientela.workspace import Workspace
@@ -153,3 +156,20 @@ def test_contacts_show_and_the_api_give_the_subscription(subscribers: Workspace)
         body = client.get("/api/contacts/ann", headers={"Authorization": f"Bearer {key}"}).json()
     assert body["lifecycle"]["subscription_status"] == "active"
     assert body["lifecycle"]["plan"] == "pro" and body["lifecycle"]["mrr"] == 50.0
+
+
+def test_the_report_has_mrr_and_nrr_cards(subscribers: Workspace) -> None:
+    """The report's key indicators show MRR and NRR next to CRR: in May (the latest complete
+    month at the 30 June 23:00 as-of) the end MRR is 150 + 25 (dee's d2) = 175.00 and NRR
+    is 100.0 % (nobody moved among April's subscribers); MRR changed by (175 − 150) / 150 =
+    +16.7 %."""
+    engine = connect(subscribers, reader=True)
+    try:
+        page = report.render(engine, subscribers.settings, MONTHS)
+    finally:
+        engine.close()
+    mrr = re.search(r'<article class="kpi"[^>]*><h3>MRR \(end of period\)</h3>.*?</article>', page)
+    nrr = re.search(r'<article class="kpi"[^>]*><h3>Net revenue retention</h3>.*?</article>', page)
+    assert mrr and nrr
+    assert '<p class="value">175.00</p>' in mrr.group(0) and "+16.7 %" in mrr.group(0)
+    assert '<p class="value">100.0%</p>' in nrr.group(0)
