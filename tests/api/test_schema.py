@@ -17,7 +17,7 @@ import schemathesis
 from api_world import World, build
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import not_a_server_error, positive_data_acceptance
 
 from clientela.api import create_app
 from conftest import IN_CI
@@ -60,7 +60,12 @@ def test_fuzzed_read_api_has_no_server_errors(world: World, mode: Any) -> None:
         )
         def check(case: Any) -> None:
             if mode == schemathesis.GenerationMode.POSITIVE:
-                case.call_and_validate(headers=world.read)
+                # Every documented check but one: a filter value the schema allows can still
+                # name a stage or class this workspace does not have, which is a documented
+                # 400 with a suggestion (the schema cannot list the workspace's own stages).
+                case.call_and_validate(
+                    headers=world.read, excluded_checks=[positive_data_acceptance]
+                )
             else:
                 # Invalid input must be refused, never crash the server. (Only that: some
                 # "invalid" values, such as a boolean for an array query parameter, are

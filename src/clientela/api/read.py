@@ -148,7 +148,17 @@ Bound = Annotated[float | None, Query(allow_inf_nan=False)]
 # --- contacts -------------------------------------------------------------------------------
 
 
-@api.get("/contacts", tags=["contacts"], summary="List contacts, best grade first, with filters")
+@api.get(
+    "/contacts",
+    tags=["contacts"],
+    summary="List contacts, best grade first, with filters",
+    responses={
+        400: _error(
+            "A filter names a stage, grade, class or model that cannot exist (code "
+            "invalid_query, with a suggestion)."
+        )
+    },
+)
 def list_contacts(
     request: Request,
     q: Annotated[
