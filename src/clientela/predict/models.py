@@ -1,0 +1,435 @@
+"""BG/NBD and Gamma-Gamma, fitted by maximum likelihood with numpy and scipy.
+
+* **BG/NBD** (Fader, Hardie & Lee 2005, "Counting your customers the easy way"): while alive,
+  a customer buys at Poisson rate λ ~ Gamma(r, α); after each purchase they drop out with
+  probability p ~ Beta(a, b). Fitted on (frequency x, recency t_x, age T); predicts future
+  purchases and P(alive).
+* **Gamma-Gamma** (Fader & Hardie 2013, "The Gamma-Gamma model of monetary value"): a
+  customer's transaction values are Gamma(p, ν) around their own mean, with ν ~ Gamma(q, γ).
+  Fitted on the repeat buyers' (x, z̄); predicts the expected value of a future order.
+
+Both are fitted on log-parameters (so every parameter stays positive) with L-BFGS-B, falling
+back to Nelder-Mead; standard errors come from the inverse of the numerical Hessian of the
+log-likelihood at the optimum. Data too thin to fit, a fit that does not converge, a
+parameter that runs off to 0 or infinity, or an optimum that is not a maximum raise
+:class:`FitError` with the reason, never a NaN.
+
+The API is scikit-learn-like: ``fit(summary)`` returns the model; ``summary`` is anything
+whose columns can be read by name (a dict of arrays, a pyarrow table, a pandas frame) with
+``frequency``, ``recency``, ``age`` (or ``T``) and, for Gamma-Gamma, ``monetary_value``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy import optimize, special
+
+from clientela.errors import ClientelaError
+
+Array = npt.NDArray[np.float64]
+
+# Log-parameters are kept inside ±LOG_BOUND: an optimum on the edge means the parameter ran
+# off to 0 or infinity (the data do not identify it).
+LOG_BOUND = 15.0
+
+
+class FitError(ClientelaError):
+    """A model could not be fitted: too little data, no convergence, or no proper maximum."""
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A fitted parameter and its standard error (from the inverse Hessian)."""
+
+    name: str
+    value: float
+    se: float
+
+
+def column(summary: Any, *names: str) -> Array:
+    """The first of ``names`` that ``summary`` has, as a float64 array."""
+    for name in names:
+        try:
+            values = summary[name]
+        except (KeyError, IndexError, ValueError, TypeError):
+            continue
+        if hasattr(values, "to_numpy") and not isinstance(values, np.ndarray):
+            try:
+                values = values.to_numpy(zero_copy_only=False)
+            except TypeError:
+                values = values.to_numpy()
+        return np.asarray(values, dtype=np.float64)
+    raise KeyError(f"the summary has no column {' or '.join(repr(n) for n in names)}")
+
+
+def _numerical_hessian(f: Callable[[Array], float], x: Array) -> Array:
+    """Central-difference Hessian of ``f`` at ``x`` (steps relative to each coordinate)."""
+    n = x.size
+    h = 1e-4 * np.maximum(np.abs(x), 1e-2)
+    hess = np.empty((n, n))
+    for i in range(n):
+        for j in range(i, n):
+            ei = np.zeros(n)
+            ej = np.zeros(n)
+            ei[i] = h[i]
+            ej[j] = h[j]
+            value = (f(x + ei + ej) - f(x + ei - ej) - f(x - ei + ej) + f(x - ei - ej)) / (
+                4 * h[i] * h[j]
+            )
+            hess[i, j] = hess[j, i] = value
+    return hess
+
+
+def _fit(
+    model: str,
+    names: tuple[str, ...],
+    negative_ll: Callable[[Array], float],
+    start: Array,
+) -> tuple[Array, Array, float]:
+    """Minimise ``negative_ll`` (a function of log-parameters); returns the parameters, their
+    standard errors and the maximised log-likelihood, or raises :class:`FitError`."""
+
+    def safe(log_params: Array) -> float:
+        with np.errstate(all="ignore"):
+            value = negative_ll(log_params)
+        return value if np.isfinite(value) else 1e300
+
+    if not np.isfinite(negative_ll(start)):
+        raise FitError(f"{model}: the log-likelihood is not finite at the starting point")
+    bounds = [(-LOG_BOUND, LOG_BOUND)] * len(names)
+    best = optimize.minimize(safe, start, method="L-BFGS-B", bounds=bounds)
+    if not best.success or not np.isfinite(best.fun):
+        # L-BFGS-B stops on rough likelihood surfaces; the simplex method does not need
+        # gradients and usually gets there.
+        simplex = optimize.minimize(
+            safe,
+            best.x if np.isfinite(best.fun) else start,
+            method="Nelder-Mead",
+            bounds=bounds,
+            options={"maxiter": 20_000, "maxfev": 20_000, "xatol": 1e-8, "fatol": 1e-10},
+        )
+        if simplex.success and simplex.fun <= best.fun:
+            best = simplex
+        elif not best.success:
+            raise FitError(f"{model}: the fit did not converge ({best.message})")
+    if best.fun >= 1e300:
+        raise FitError(f"{model}: the log-likelihood is not finite anywhere the fit looked")
+    log_params = np.asarray(best.x, dtype=np.float64)
+    edge = [n for n, v in zip(names, log_params, strict=True) if abs(v) > LOG_BOUND - 1e-3]
+    if edge:
+        raise FitError(
+            f"{model}: parameter {', '.join(edge)} ran off to 0 or infinity (the data do not "
+            "pin it down: too few customers, or too little variation between them)"
+        )
+    params = np.exp(log_params)
+    with np.errstate(all="ignore"):
+        hess = _numerical_hessian(lambda p: negative_ll(np.log(p)), params)
+    try:
+        if not np.all(np.isfinite(hess)):
+            raise np.linalg.LinAlgError
+        np.linalg.cholesky(hess)
+        covariance = np.linalg.inv(hess)
+    except np.linalg.LinAlgError:
+        raise FitError(
+            f"{model}: the fit stopped where the likelihood is not at a maximum (its curvature "
+            "is not negative definite), so the parameters are not identified by these data"
+        ) from None
+    se = np.sqrt(np.diag(covariance))
+    return params, se, float(-best.fun)
+
+
+def _grouped(*columns: Array) -> tuple[list[Array], Array, npt.NDArray[np.intp]]:
+    """Distinct rows of the columns, their counts, and each input row's distinct row (many
+    customers share a summary, with days as the unit above all: fit and predict once)."""
+    stacked = np.column_stack(columns)
+    unique, inverse, counts = np.unique(stacked, axis=0, return_inverse=True, return_counts=True)
+    rows = np.asarray(inverse, dtype=np.intp).reshape(-1)
+    return [unique[:, k] for k in range(unique.shape[1])], counts.astype(np.float64), rows
+
+
+class BetaGeometricNBD:
+    """BG/NBD (Fader, Hardie & Lee 2005): purchase counts and P(alive).
+
+    After :meth:`fit`: ``params_`` (r, alpha, a, b), ``standard_errors_``,
+    ``log_likelihood_`` and ``customers_``.
+    """
+
+    names = ("r", "alpha", "a", "b")
+
+    def __init__(self, min_customers: int = 20, min_repeat_customers: int = 10) -> None:
+        self.min_customers = min_customers
+        self.min_repeat_customers = min_repeat_customers
+        self.params_: dict[str, float] = {}
+        self.standard_errors_: dict[str, float] = {}
+        self.log_likelihood_: float = float("nan")
+        self.customers_: int = 0
+
+    # -- fitting ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _log_likelihood(log_params: Array, x: Array, t_x: Array, big_t: Array) -> Array:
+        """Each customer's log-likelihood (FHL 2005, eq. 6), in log space."""
+        r, alpha, a, b = np.exp(log_params)
+        beta_ab = special.betaln(a, b)
+        common = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
+        still = special.betaln(a, b + x) - beta_ab - (r + x) * np.log(alpha + big_t)
+        repeat = x > 0
+        # Dropped out just after the last purchase: only for customers with repeats.
+        gone = np.where(
+            repeat,
+            special.betaln(a + 1, np.where(repeat, b + x - 1, 1.0))
+            - beta_ab
+            - (r + x) * np.log(alpha + t_x),
+            -np.inf,
+        )
+        result: Array = common + np.logaddexp(still, gone)
+        return result
+
+    def fit(self, summary: Any) -> BetaGeometricNBD:
+        """Fit on a summary with ``frequency``, ``recency`` and ``age`` (or ``T``)."""
+        x = column(summary, "frequency", "x")
+        t_x = column(summary, "recency", "t_x")
+        big_t = column(summary, "age", "T")
+        _check_summary(x, t_x, big_t)
+        n = x.size
+        repeaters = int(np.count_nonzero(x > 0))
+        if n < self.min_customers:
+            raise FitError(
+                f"BG/NBD: {n} customers is too few to fit (at least {self.min_customers})"
+            )
+        if repeaters < self.min_repeat_customers:
+            raise FitError(
+                f"BG/NBD: {repeaters} customers bought more than once, too few to fit (at "
+                f"least {self.min_repeat_customers})"
+            )
+        (ux, ut, uT), weights, _ = _grouped(x, t_x, big_t)
+
+        def negative_ll(log_params: Array) -> float:
+            return -float(np.dot(weights, self._log_likelihood(log_params, ux, ut, uT)))
+
+        # Start from the method-of-moments scale: the mean purchase rate sets α.
+        rate = max(float(np.sum(x) / max(np.sum(big_t), 1e-9)), 1e-6)
+        start = np.log(np.array([1.0, 1.0 / rate, 1.0, 1.0]))
+        start = np.clip(start, -LOG_BOUND + 1, LOG_BOUND - 1)
+        params, se, ll = _fit("BG/NBD", self.names, negative_ll, start)
+        self.params_ = dict(zip(self.names, map(float, params), strict=True))
+        self.standard_errors_ = dict(zip(self.names, map(float, se), strict=True))
+        self.log_likelihood_ = ll
+        self.customers_ = n
+        return self
+
+    @property
+    def parameters(self) -> list[Parameter]:
+        """The fitted parameters with their standard errors."""
+        self._check_fitted()
+        return [Parameter(n, self.params_[n], self.standard_errors_[n]) for n in self.names]
+
+    def _check_fitted(self) -> None:
+        if not self.params_:
+            raise FitError("BG/NBD: the model is not fitted yet (call fit first)")
+
+    # -- predicting ---------------------------------------------------------------------------
+
+    def expected_purchases(self, t: float) -> float:
+        """Expected purchases in a period of length ``t`` of a new customer (FHL 2005, eq. 9):
+        (a+b−1)/(a−1) · [1 − ₂F₁(r, a−1; a+b−1; −t/α)] (Pfaff's form of the paper's)."""
+        self._check_fitted()
+        r, alpha, a, b = (self.params_[n] for n in self.names)
+        return float(
+            _ratio_one_minus(
+                lambda aa: special.hyp2f1(r, aa - 1, aa + b - 1, -t / alpha), a, a + b - 1
+            )
+        )
+
+    def p_alive(self, summary: Any) -> Array:
+        """P(alive | x, t_x, T) of each customer: 1 / (1 + δ_{x>0} · a/(b+x−1) ·
+        ((α+T)/(α+t_x))^{r+x}); 1 for a customer who never bought again."""
+        self._check_fitted()
+        x = column(summary, "frequency", "x")
+        t_x = column(summary, "recency", "t_x")
+        big_t = column(summary, "age", "T")
+        return self._p_alive(x, t_x, big_t)
+
+    def _p_alive(self, x: Array, t_x: Array, big_t: Array) -> Array:
+        r, alpha, a, b = (self.params_[n] for n in self.names)
+        repeat = x > 0
+        bx = np.where(repeat, b + x - 1, 1.0)
+        log_odds = np.log(a) - np.log(bx) + (r + x) * (np.log(alpha + big_t) - np.log(alpha + t_x))
+        result: Array = np.where(repeat, special.expit(-log_odds), 1.0)
+        return result
+
+    def predict(self, t: float, summary: Any) -> Array:
+        """Expected purchases of each customer in the next ``t`` (FHL 2005, eq. 10):
+
+        E[Y(t) | x, t_x, T] = (a+b+x−1)/(a−1) · [1 − ₂F₁(r+x, a−1; a+b+x−1; −t/(α+T))] ·
+        P(alive | x, t_x, T)
+
+        (the paper's ((α+T)/(α+T+t))^{r+x} ₂F₁(r+x, b+x; a+b+x−1; t/(α+T+t)), rewritten with
+        Pfaff's transformation, which has no huge powers for frequent buyers).
+        """
+        self._check_fitted()
+        x = column(summary, "frequency", "x")
+        t_x = column(summary, "recency", "t_x")
+        big_t = column(summary, "age", "T")
+        (ux, ut, uT), _, inverse = _grouped(x, t_x, big_t)
+        result: Array = self._conditional(t, ux, ut, uT)[inverse]
+        return result
+
+    def _conditional(self, t: float, x: Array, t_x: Array, big_t: Array) -> Array:
+        r, alpha, a, b = (self.params_[n] for n in self.names)
+        if t <= 0:
+            return np.zeros_like(x)
+        z = -t / (alpha + big_t)
+        expected = _ratio_one_minus(
+            lambda aa: special.hyp2f1(r + x, aa - 1, aa + b + x - 1, z), a, a + b + x - 1
+        ) * self._p_alive(x, t_x, big_t)
+        if not np.all(np.isfinite(expected)):
+            raise FitError(
+                "BG/NBD: expected purchases are not finite for some customers (the fitted "
+                f"parameters {self.params_} are extreme for this horizon)"
+            )
+        result: Array = np.asarray(expected, dtype=np.float64)
+        return result
+
+
+def _ratio_one_minus(hyp: Callable[[float], Any], a: float, c: Any) -> Array:
+    """c/(a−1) · [1 − hyp(a)], where hyp(a) → 1 as a → 1: at a = 1 the limit is taken as the
+    mean of both sides (the expression is smooth there)."""
+    if abs(a - 1.0) < 1e-6:
+        lo, hi = a - 1e-5, a + 1e-5
+        c_shift = np.asarray(c) - a
+        mean: Array = 0.5 * (
+            (c_shift + lo) / (lo - 1) * (1 - hyp(lo)) + (c_shift + hi) / (hi - 1) * (1 - hyp(hi))
+        )
+        return mean
+    result: Array = np.asarray(c / (a - 1) * (1 - hyp(a)), dtype=np.float64)
+    return result
+
+
+def _check_summary(x: Array, t_x: Array, big_t: Array) -> None:
+    if not (x.size == t_x.size == big_t.size):
+        raise FitError("the summary's columns have different lengths")
+    bad = (
+        ~np.isfinite(x)
+        | ~np.isfinite(t_x)
+        | ~np.isfinite(big_t)
+        | (x < 0)
+        | (t_x < 0)
+        | (t_x > big_t)
+        | ((x == 0) & (t_x != 0))
+    )
+    if np.any(bad):
+        raise FitError(
+            f"{int(np.count_nonzero(bad))} summary rows are not valid (need 0 ≤ recency ≤ age, "
+            "recency 0 without repeat purchases, no missing values)"
+        )
+
+
+class GammaGamma:
+    """Gamma-Gamma spend model (Fader & Hardie 2013) on repeat buyers' mean order value.
+
+    After :meth:`fit`: ``params_`` (p, q, gamma), ``standard_errors_``, ``log_likelihood_``
+    and ``customers_`` (the repeat buyers with a positive mean value it was fitted on).
+    """
+
+    names = ("p", "q", "gamma")
+
+    def __init__(self, min_repeat_customers: int = 10) -> None:
+        self.min_repeat_customers = min_repeat_customers
+        self.params_: dict[str, float] = {}
+        self.standard_errors_: dict[str, float] = {}
+        self.log_likelihood_: float = float("nan")
+        self.customers_: int = 0
+
+    @staticmethod
+    def _log_likelihood(log_params: Array, x: Array, zbar: Array) -> Array:
+        """Each repeat buyer's log-density of their mean value z̄ over x transactions:
+        Γ(px+q)/(Γ(px)Γ(q)) · γ^q · x^{px} · z̄^{px−1} / (γ + x z̄)^{px+q}."""
+        p, q, gamma = np.exp(log_params)
+        px = p * x
+        result: Array = (
+            special.gammaln(px + q)
+            - special.gammaln(px)
+            - special.gammaln(q)
+            + q * np.log(gamma)
+            + px * np.log(x)
+            + (px - 1) * np.log(zbar)
+            - (px + q) * np.log(gamma + x * zbar)
+        )
+        return result
+
+    def fit(self, summary: Any) -> GammaGamma:
+        """Fit on the customers with ``frequency`` > 0 and a positive ``monetary_value``."""
+        x = column(summary, "frequency", "x")
+        zbar = column(summary, "monetary_value", "zbar")
+        keep = (x > 0) & np.isfinite(zbar) & (zbar > 0)
+        x, zbar = x[keep], zbar[keep]
+        n = x.size
+        if n < self.min_repeat_customers:
+            raise FitError(
+                f"Gamma-Gamma: {n} repeat buyers with a known, positive order value is too "
+                f"few to fit (at least {self.min_repeat_customers})"
+            )
+        if np.ptp(zbar) <= 1e-12 * max(float(np.max(zbar)), 1.0):
+            raise FitError(
+                "Gamma-Gamma: every repeat buyer spends the same on average, so there is no "
+                "variation in spend to fit"
+            )
+        (ux, uz), weights, _ = _grouped(x, zbar)
+
+        def negative_ll(log_params: Array) -> float:
+            return -float(np.dot(weights, self._log_likelihood(log_params, ux, uz)))
+
+        # Start with q a little above 1 and the population mean p·γ/(q−1) at the data's.
+        mean = float(np.mean(zbar))
+        start = np.log(np.array([1.0, 2.0, mean]))
+        params, se, ll = _fit("Gamma-Gamma", self.names, negative_ll, start)
+        self.params_ = dict(zip(self.names, map(float, params), strict=True))
+        self.standard_errors_ = dict(zip(self.names, map(float, se), strict=True))
+        self.log_likelihood_ = ll
+        self.customers_ = n
+        if self.params_["q"] <= 1:
+            raise FitError(
+                f"Gamma-Gamma: fitted q = {self.params_['q']:.3g} ≤ 1, so the mean order value "
+                "is infinite under the model (spend too heavy-tailed to predict)"
+            )
+        return self
+
+    @property
+    def parameters(self) -> list[Parameter]:
+        """The fitted parameters with their standard errors."""
+        self._check_fitted()
+        return [Parameter(n, self.params_[n], self.standard_errors_[n]) for n in self.names]
+
+    def _check_fitted(self) -> None:
+        if not self.params_:
+            raise FitError("Gamma-Gamma: the model is not fitted yet (call fit first)")
+
+    def mean_order_value(self) -> float:
+        """The population's mean order value, p·γ/(q−1)."""
+        self._check_fitted()
+        p, q, gamma = (self.params_[n] for n in self.names)
+        return p * gamma / (q - 1)
+
+    def predict(self, summary: Any) -> Array:
+        """Expected value of each customer's future orders (Fader & Hardie 2013, eq. 5):
+
+        E[Z | p, q, γ, x, z̄] = (p·γ + p·x·z̄) / (p·x + q − 1)
+
+        a weighted mean of the population mean p·γ/(q−1) and the customer's own z̄; the
+        population mean for a customer without a (valued) repeat transaction.
+        """
+        self._check_fitted()
+        p, q, gamma = (self.params_[n] for n in self.names)
+        x = column(summary, "frequency", "x")
+        zbar = column(summary, "monetary_value", "zbar")
+        known = (x > 0) & np.isfinite(zbar) & (zbar > 0)
+        xs = np.where(known, x, 0.0)
+        zs = np.where(known, zbar, 0.0)
+        result: Array = (p * gamma + p * xs * zs) / (p * xs + q - 1)
+        return result
