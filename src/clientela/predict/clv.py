@@ -209,7 +209,7 @@ def predict(
             columns[field.name] = (
                 pa.nulls(rows.num_rows, pa.float64())
                 if computed is None
-                else pa.array(np.round(computed, 10), pa.float64())
+                else pa.array(computed, pa.float64())
             )
     table = pa.table(columns, schema=PREDICTIONS_SCHEMA)
     return Predictions(

@@ -229,6 +229,18 @@ class BetaGeometricNBD:
         self._check_fitted()
         return [Parameter(n, self.params_[n], self.standard_errors_[n]) for n in self.names]
 
+    @classmethod
+    def from_parameters(cls, params: dict[str, float]) -> BetaGeometricNBD:
+        """A model with known parameters (r, alpha, a and b), e.g. read back from the published
+        ``prediction_models``, to predict without fitting again."""
+        missing = [n for n in cls.names if n not in params]
+        if missing:
+            raise FitError(f"{cls.__name__}: parameters {', '.join(missing)} are missing")
+        model = cls()
+        model.params_ = {n: float(params[n]) for n in cls.names}
+        model.standard_errors_ = dict.fromkeys(cls.names, float("nan"))
+        return model
+
     def _check_fitted(self) -> None:
         if not self.params_:
             raise FitError("BG/NBD: the model is not fitted yet (call fit first)")
@@ -405,6 +417,18 @@ class GammaGamma:
         """The fitted parameters with their standard errors."""
         self._check_fitted()
         return [Parameter(n, self.params_[n], self.standard_errors_[n]) for n in self.names]
+
+    @classmethod
+    def from_parameters(cls, params: dict[str, float]) -> GammaGamma:
+        """A model with known parameters (p, q and gamma), e.g. read back from the published
+        ``prediction_models``, to predict without fitting again."""
+        missing = [n for n in cls.names if n not in params]
+        if missing:
+            raise FitError(f"{cls.__name__}: parameters {', '.join(missing)} are missing")
+        model = cls()
+        model.params_ = {n: float(params[n]) for n in cls.names}
+        model.standard_errors_ = dict.fromkeys(cls.names, float("nan"))
+        return model
 
     def _check_fitted(self) -> None:
         if not self.params_:
