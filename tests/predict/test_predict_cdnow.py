@@ -16,7 +16,6 @@ import ibis
 import numpy as np
 import pyarrow as pa
 import pytest
-
 from cdnow_data import (
     BGNBD,
     BGNBD_LL,
@@ -28,6 +27,7 @@ from cdnow_data import (
     data_dir,
     orders,
 )
+
 from clientela.predict import BetaGeometricNBD, GammaGamma
 from clientela.predict.summary import summarize
 from clientela.workspace import Workspace
