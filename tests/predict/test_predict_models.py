@@ -201,3 +201,23 @@ def test_invalid_summaries_are_refused() -> None:
         BetaGeometricNBD(min_customers=2, min_repeat_customers=2).fit(
             _summary([1, 2, 0], [5, 12, 0], [10, 10, 10])
         )
+
+
+def test_large_beta_parameters_match_a_direct_integral() -> None:
+    """With a and b in the thousands (a dropout probability nobody varies on), the model's
+    quadrature equals a direct numerical integral of P(alive) · E[(1 − e^{−λpt})/p]."""
+    from scipy import integrate, stats
+
+    params = {"r": 0.9, "alpha": 30.0, "a": 6119.46, "b": 10409.18}
+    model = BetaGeometricNBD.from_parameters(params)
+    r, alpha, a, b = params.values()
+    x, t_x, big_t, t = 3.0, 20.0, 25.0, 52.18
+
+    def integrand(p: float) -> float:
+        survive = 1 - ((alpha + big_t) / (alpha + big_t + p * t)) ** (r + x)
+        return float(survive / p * stats.beta.pdf(p, a, b + x))
+
+    mean, _ = integrate.quad(integrand, 0, 1, points=[a / (a + b + x)], limit=200)
+    summary = _summary([x], [t_x], [big_t])
+    want = model.p_alive(summary)[0] * mean
+    assert model.predict(t, summary)[0] == pytest.approx(want, rel=1e-8)

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy import optimize, special
+from scipy import linalg, optimize, special
 
 from clientela.errors import ClientelaError
 
@@ -36,6 +36,9 @@ Array = npt.NDArray[np.float64]
 # Log-parameters are kept inside ±LOG_BOUND: an optimum on the edge means the parameter ran
 # off to 0 or infinity (the data do not identify it).
 LOG_BOUND = 15.0
+# Gauss-Jacobi nodes for the mean over the dropout probability p (exact for polynomials of
+# degree 127; the integrand is smooth on [0, 1]).
+QUADRATURE_NODES = 64
 
 
 class FitError(ClientelaError):
@@ -248,15 +251,12 @@ class BetaGeometricNBD:
     # -- predicting ---------------------------------------------------------------------------
 
     def expected_purchases(self, t: float) -> float:
-        """Expected purchases in a period of length ``t`` of a new customer (FHL 2005, eq. 9):
-        (a+b−1)/(a−1) · [1 − ₂F₁(r, a−1; a+b−1; −t/α)] (Pfaff's form of the paper's)."""
+        """Expected purchases in a period of length ``t`` of a new customer (FHL 2005, eq. 9:
+        (a+b−1)/(a−1) · [1 − (α/(α+t))^r ₂F₁(r, b; a+b−1; t/(α+t))]), computed as the
+        integral it comes from (see :meth:`predict`)."""
         self._check_fitted()
-        r, alpha, a, b = (self.params_[n] for n in self.names)
-        return float(
-            _ratio_one_minus(
-                lambda aa: special.hyp2f1(r, aa - 1, aa + b - 1, -t / alpha), a, a + b - 1
-            )
-        )
+        zero = np.zeros(1)
+        return float(self._expected_while_alive(t, zero, zero)[0])
 
     def p_alive(self, summary: Any) -> Array:
         """P(alive | x, t_x, T) of each customer: 1 / (1 + δ_{x>0} · a/(b+x−1) ·
@@ -278,11 +278,14 @@ class BetaGeometricNBD:
     def predict(self, t: float, summary: Any) -> Array:
         """Expected purchases of each customer in the next ``t`` (FHL 2005, eq. 10):
 
-        E[Y(t) | x, t_x, T] = (a+b+x−1)/(a−1) · [1 − ₂F₁(r+x, a−1; a+b+x−1; −t/(α+T))] ·
-        P(alive | x, t_x, T)
+        E[Y(t) | x, t_x, T] = (a+b+x−1)/(a−1) · [1 − ((α+T)/(α+T+t))^{r+x}
+        ₂F₁(r+x, b+x; a+b+x−1; t/(α+T+t))] / [1 + δ_{x>0} a/(b+x−1) ((α+T)/(α+t_x))^{r+x}]
 
-        (the paper's ((α+T)/(α+T+t))^{r+x} ₂F₁(r+x, b+x; a+b+x−1; t/(α+T+t)), rewritten with
-        Pfaff's transformation, which has no huge powers for frequent buyers).
+        It is evaluated as the integral it comes from: P(alive) times, for a customer still
+        alive (λ ~ Gamma(r+x, α+T), p ~ Beta(a, b+x)), the mean over p of
+        (1 − ((α+T)/(α+T+p·t))^{r+x}) / p, by Gauss-Jacobi quadrature. That has no 0/0 at
+        a = 1, no huge powers for frequent buyers, and no ₂F₁ where scipy's series fails
+        (large a and b give inf or NaN there).
         """
         self._check_fitted()
         x = column(summary, "frequency", "x")
@@ -293,34 +296,49 @@ class BetaGeometricNBD:
         return result
 
     def _conditional(self, t: float, x: Array, t_x: Array, big_t: Array) -> Array:
-        r, alpha, a, b = (self.params_[n] for n in self.names)
-        if t <= 0:
-            return np.zeros_like(x)
-        z = -t / (alpha + big_t)
-        expected = _ratio_one_minus(
-            lambda aa: special.hyp2f1(r + x, aa - 1, aa + b + x - 1, z), a, a + b + x - 1
-        ) * self._p_alive(x, t_x, big_t)
+        expected = self._p_alive(x, t_x, big_t) * self._expected_while_alive(t, x, big_t)
         if not np.all(np.isfinite(expected)):
             raise FitError(
                 "BG/NBD: expected purchases are not finite for some customers (the fitted "
                 f"parameters {self.params_} are extreme for this horizon)"
             )
-        result: Array = np.asarray(expected, dtype=np.float64)
-        return result
+        return expected
+
+    def _expected_while_alive(self, t: float, x: Array, big_t: Array) -> Array:
+        """E[(1 − e^{−λpt}) / p] over λ ~ Gamma(r+x, α+T), p ~ Beta(a, b+x): the expected
+        purchases in the next ``t`` of a customer alive now (x = T = 0: a new customer)."""
+        r, alpha, a, b = (self.params_[n] for n in self.names)
+        out = np.zeros_like(x, dtype=np.float64)
+        if t <= 0:
+            return out
+        for count in np.unique(x):
+            rows = x == count
+            # Gauss-Jacobi nodes for the weight p^{a−1} (1−p)^{b+x−1} on [0, 1].
+            nodes, w = _jacobi_rule(QUADRATURE_NODES, b + count - 1, a - 1)
+            p = (1 + nodes) / 2
+            scale = t / (alpha + big_t[rows])
+            # 1 − ((α+T)/(α+T+pt))^{r+x} = −expm1(−(r+x)·log1p(p·t/(α+T))), no cancellation.
+            survive = -np.expm1(-(r + count) * np.log1p(scale[:, None] * p[None, :]))
+            out[rows] = (survive / p[None, :]) @ w
+        return out
 
 
-def _ratio_one_minus(hyp: Callable[[float], Any], a: float, c: Any) -> Array:
-    """c/(a−1) · [1 − hyp(a)], where hyp(a) → 1 as a → 1: at a = 1 the limit is taken as the
-    mean of both sides (the expression is smooth there)."""
-    if abs(a - 1.0) < 1e-6:
-        lo, hi = a - 1e-5, a + 1e-5
-        c_shift = np.asarray(c) - a
-        mean: Array = 0.5 * (
-            (c_shift + lo) / (lo - 1) * (1 - hyp(lo)) + (c_shift + hi) / (hi - 1) * (1 - hyp(hi))
-        )
-        return mean
-    result: Array = np.asarray(c / (a - 1) * (1 - hyp(a)), dtype=np.float64)
-    return result
+def _jacobi_rule(n: int, alpha: float, beta: float) -> tuple[Array, Array]:
+    """Gauss-Jacobi nodes on [−1, 1] for the weight (1−u)^alpha (1+u)^beta, with weights that
+    add up to 1 (Golub-Welsch: the eigen-decomposition of the Jacobi matrix of the monic
+    recurrence). scipy's ``roots_jacobi`` scales its weights by 2^(alpha+beta+1), which
+    overflows for the large Beta parameters of frequent buyers; these never do."""
+    k = np.arange(1, n, dtype=np.float64)
+    s = 2 * k + alpha + beta
+    diagonal = np.empty(n)
+    diagonal[0] = (beta - alpha) / (alpha + beta + 2)
+    diagonal[1:] = (beta**2 - alpha**2) / (s * (s + 2))
+    off = 4 * k * (k + alpha) * (k + beta) * (k + alpha + beta) / (s**2 * (s + 1) * (s - 1))
+    # k = 1 with (1 + alpha + beta) cancelled (it may be 0).
+    off[0] = 4 * (1 + alpha) * (1 + beta) / ((2 + alpha + beta) ** 2 * (3 + alpha + beta))
+    nodes, vectors = linalg.eigh_tridiagonal(diagonal, np.sqrt(off))
+    weights: Array = vectors[0] ** 2
+    return nodes, weights / weights.sum()
 
 
 def _check_summary(x: Array, t_x: Array, big_t: Array) -> None:
