@@ -21,6 +21,7 @@ whose columns can be read by name (a dict of arrays, a pyarrow table, a pandas f
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -323,6 +324,7 @@ class BetaGeometricNBD:
         return out
 
 
+@functools.lru_cache(maxsize=4096)  # one rule per purchase count, reused for every horizon
 def _jacobi_rule(n: int, alpha: float, beta: float) -> tuple[Array, Array]:
     """Gauss-Jacobi nodes on [−1, 1] for the weight (1−u)^alpha (1+u)^beta, with weights that
     add up to 1 (Golub-Welsch: the eigen-decomposition of the Jacobi matrix of the monic
