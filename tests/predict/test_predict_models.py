@@ -221,3 +221,43 @@ def test_large_beta_parameters_match_a_direct_integral() -> None:
     summary = _summary([x], [t_x], [big_t])
     want = model.p_alive(summary)[0] * mean
     assert model.predict(t, summary)[0] == pytest.approx(want, rel=1e-8)
+
+
+def test_analytic_gradients_equal_finite_differences() -> None:
+    """The fits use the likelihoods' analytic gradients; they must be the derivatives."""
+    from scipy import optimize
+
+    summary = _synthetic(300)
+    x, t_x, big_t = summary["frequency"], summary["recency"], summary["age"]
+    weights = np.ones_like(x)
+    point = np.log(np.array([0.4, 3.0, 0.9, 2.5]))
+    _, gradient = BetaGeometricNBD._objective(point, x, t_x, big_t, weights)
+    numeric = optimize.approx_fprime(
+        point, lambda v: BetaGeometricNBD._objective(v, x, t_x, big_t, weights)[0], 1e-7
+    )
+    assert gradient == pytest.approx(numeric, rel=1e-4, abs=1e-3)
+
+    rng = np.random.default_rng(3)
+    counts = rng.integers(1, 8, 200).astype(float)
+    means = rng.gamma(4.0, 8.0, 200)
+    point = np.log(np.array([5.0, 3.0, 12.0]))
+    _, gradient = GammaGamma._objective(point, counts, means, np.ones(200))
+    numeric = optimize.approx_fprime(
+        point, lambda v: GammaGamma._objective(v, counts, means, np.ones(200))[0], 1e-7
+    )
+    assert gradient == pytest.approx(numeric, rel=1e-4, abs=1e-3)
+
+
+def test_the_fitted_objective_is_the_likelihood() -> None:
+    summary = _synthetic(300, seed=5)
+    x, t_x, big_t = summary["frequency"], summary["recency"], summary["age"]
+    point = np.log(np.array([0.4, 3.0, 0.9, 2.5]))
+    weights = np.arange(1, x.size + 1, dtype=float)
+    value, _ = BetaGeometricNBD._objective(point, x, t_x, big_t, weights)
+    ll = BetaGeometricNBD._log_likelihood(point, x, t_x, big_t)
+    assert value == pytest.approx(-float(weights @ ll), rel=1e-12)
+    counts = np.array([1.0, 3.0, 3.0, 7.0])
+    means = np.array([12.0, 30.5, 8.25, 19.0])
+    value, _ = GammaGamma._objective(np.log(np.array([5.0, 3.0, 12.0])), counts, means, weights[:4])
+    ll = GammaGamma._log_likelihood(np.log(np.array([5.0, 3.0, 12.0])), counts, means)
+    assert value == pytest.approx(-float(weights[:4] @ ll), rel=1e-12)

@@ -71,48 +71,53 @@ def column(summary: Any, *names: str) -> Array:
     raise KeyError(f"the summary has no column {' or '.join(repr(n) for n in names)}")
 
 
-def _numerical_hessian(f: Callable[[Array], float], x: Array) -> Array:
-    """Central-difference Hessian of ``f`` at ``x`` (steps relative to each coordinate)."""
-    n = x.size
-    h = 1e-4 * np.maximum(np.abs(x), 1e-2)
+Objective = Callable[[Array], tuple[float, Array]]
+"""Negative log-likelihood and its gradient, both as functions of the log-parameters."""
+
+
+def _hessian(objective: Objective, params: Array) -> Array:
+    """Hessian of the negative log-likelihood in the natural parameters, by central
+    differences of its analytic gradient (steps relative to each parameter)."""
+    n = params.size
     hess = np.empty((n, n))
     for i in range(n):
-        for j in range(i, n):
-            ei = np.zeros(n)
-            ej = np.zeros(n)
-            ei[i] = h[i]
-            ej[j] = h[j]
-            value = (f(x + ei + ej) - f(x + ei - ej) - f(x - ei + ej) + f(x - ei - ej)) / (
-                4 * h[i] * h[j]
-            )
-            hess[i, j] = hess[j, i] = value
-    return hess
+        step = 1e-5 * params[i]
+        up, down = params.copy(), params.copy()
+        up[i] += step
+        down[i] -= step
+        # d/dθ = (d/d log θ) / θ
+        g_up = objective(np.log(up))[1] / up
+        g_down = objective(np.log(down))[1] / down
+        hess[i] = (g_up - g_down) / (2 * step)
+    return (hess + hess.T) / 2
 
 
 def _fit(
-    model: str,
-    names: tuple[str, ...],
-    negative_ll: Callable[[Array], float],
-    start: Array,
+    model: str, names: tuple[str, ...], objective: Objective, start: Array
 ) -> tuple[Array, Array, float]:
-    """Minimise ``negative_ll`` (a function of log-parameters); returns the parameters, their
-    standard errors and the maximised log-likelihood, or raises :class:`FitError`."""
+    """Minimise ``objective`` over the log-parameters; returns the parameters, their standard
+    errors and the maximised log-likelihood, or raises :class:`FitError`."""
 
-    def safe(log_params: Array) -> float:
+    def safe(log_params: Array) -> tuple[float, Array]:
         with np.errstate(all="ignore"):
-            value = negative_ll(log_params)
-        return value if np.isfinite(value) else 1e300
+            value, gradient = objective(log_params)
+        if not (np.isfinite(value) and np.all(np.isfinite(gradient))):
+            return 1e300, np.zeros_like(log_params)
+        return value, gradient
 
-    if not np.isfinite(negative_ll(start)):
+    def value_only(log_params: Array) -> float:
+        return safe(log_params)[0]
+
+    if safe(start)[0] >= 1e300:
         raise FitError(f"{model}: the log-likelihood is not finite at the starting point")
     bounds = [(-LOG_BOUND, LOG_BOUND)] * len(names)
-    best = optimize.minimize(safe, start, method="L-BFGS-B", bounds=bounds)
-    if not best.success or not np.isfinite(best.fun):
+    best = optimize.minimize(safe, start, jac=True, method="L-BFGS-B", bounds=bounds)
+    if not best.success or best.fun >= 1e300:
         # L-BFGS-B stops on rough likelihood surfaces; the simplex method does not need
         # gradients and usually gets there.
         simplex = optimize.minimize(
-            safe,
-            best.x if np.isfinite(best.fun) else start,
+            value_only,
+            best.x if best.fun < 1e300 else start,
             method="Nelder-Mead",
             bounds=bounds,
             options={"maxiter": 20_000, "maxfev": 20_000, "xatol": 1e-8, "fatol": 1e-10},
@@ -132,7 +137,7 @@ def _fit(
         )
     params = np.exp(log_params)
     with np.errstate(all="ignore"):
-        hess = _numerical_hessian(lambda p: negative_ll(np.log(p)), params)
+        hess = _hessian(objective, params)
     try:
         if not np.all(np.isfinite(hess)):
             raise np.linalg.LinAlgError
@@ -145,6 +150,12 @@ def _fit(
         ) from None
     se = np.sqrt(np.diag(covariance))
     return params, se, float(-best.fun)
+
+
+def _distinct(values: Array) -> tuple[Array, npt.NDArray[np.intp]]:
+    """The distinct values and each value's index among them."""
+    found, at = np.unique(values, return_inverse=True)
+    return found, np.asarray(at, dtype=np.intp).reshape(-1)
 
 
 def _grouped(*columns: Array) -> tuple[list[Array], Array, npt.NDArray[np.intp]]:
@@ -194,6 +205,56 @@ class BetaGeometricNBD:
         result: Array = common + np.logaddexp(still, gone)
         return result
 
+    @staticmethod
+    def _objective(
+        log_params: Array,
+        x: Array,
+        t_x: Array,
+        big_t: Array,
+        weights: Array,
+        distinct: tuple[Array, npt.NDArray[np.intp]] | None = None,
+    ) -> tuple[float, Array]:
+        """The weighted negative log-likelihood and its gradient in the log-parameters.
+
+        With LL = A₁ + log(e^{A₂} + e^{A₃}) (the three terms of eq. 6) and ψ the digamma
+        function: ∂A₁/∂r = ψ(r+x) − ψ(r) + log α, ∂A₁/∂α = r/α; ∂A₂/∂r = −log(α+T),
+        ∂A₂/∂α = −(r+x)/(α+T), ∂A₂/∂a = ψ(a+b) − ψ(a+b+x), ∂A₂/∂b = ψ(b+x) − ψ(a+b+x) − ψ(b)
+        + ψ(a+b); A₃ the same with t_x for T, ψ(a+1) − ψ(a) + ψ(a+b) − ψ(a+b+x) for a and
+        ψ(b+x−1) − ψ(a+b+x) − ψ(b) + ψ(a+b) for b. Each A's share is its softmax weight.
+        The special functions depend on x alone: they are computed once per distinct x.
+        """
+        r, alpha, a, b = np.exp(log_params)
+        counts, at = np.unique(x, return_inverse=True) if distinct is None else distinct
+        repeat_c = counts > 0
+        bx_c = np.where(repeat_c, b + counts - 1, 1.0)
+        dg = special.digamma
+        beta_ab = special.betaln(a, b)
+        # Per distinct x: the parts of A₁, A₂, A₃ and of their derivatives without t_x or T.
+        common_c = special.gammaln(r + counts) - special.gammaln(r) + r * np.log(alpha)
+        still_c = special.betaln(a, b + counts) - beta_ab
+        gone_c = special.betaln(a + 1, bx_c) - beta_ab
+        d_ab, d_abx = dg(a + b), dg(a + b + counts)
+        d_r_c = dg(r + counts) - dg(r) + np.log(alpha)
+        d_a_still_c = d_ab - d_abx
+        d_a_gone_c = dg(a + 1) - dg(a) + d_ab - d_abx
+        d_b_still_c = dg(b + counts) - d_abx - dg(b) + d_ab
+        d_b_gone_c = dg(bx_c) - d_abx - dg(b) + d_ab
+        repeat = repeat_c[at]
+        log_t = np.log(alpha + big_t)
+        log_tx = np.log(alpha + t_x)
+        still = still_c[at] - (r + x) * log_t
+        gone = np.where(repeat, gone_c[at] - (r + x) * log_tx, -np.inf)
+        mixed = np.logaddexp(still, gone)
+        ll = common_c[at] + mixed
+        w_still = np.exp(still - mixed)
+        w_gone = np.where(repeat, np.exp(gone - mixed), 0.0)
+        d_r = d_r_c[at] - w_still * log_t - w_gone * log_tx
+        d_alpha = r / alpha - (r + x) * (w_still / (alpha + big_t) + w_gone / (alpha + t_x))
+        d_a = w_still * d_a_still_c[at] + w_gone * d_a_gone_c[at]
+        d_b = w_still * d_b_still_c[at] + w_gone * d_b_gone_c[at]
+        gradient = np.array([weights @ d for d in (d_r, d_alpha, d_a, d_b)])
+        return -float(weights @ ll), -gradient * np.array([r, alpha, a, b])
+
     def fit(self, summary: Any) -> BetaGeometricNBD:
         """Fit on a summary with ``frequency``, ``recency`` and ``age`` (or ``T``)."""
         x = column(summary, "frequency", "x")
@@ -212,15 +273,16 @@ class BetaGeometricNBD:
                 f"least {self.min_repeat_customers})"
             )
         (ux, ut, uT), weights, _ = _grouped(x, t_x, big_t)
+        distinct = _distinct(ux)
 
-        def negative_ll(log_params: Array) -> float:
-            return -float(np.dot(weights, self._log_likelihood(log_params, ux, ut, uT)))
+        def objective(log_params: Array) -> tuple[float, Array]:
+            return self._objective(log_params, ux, ut, uT, weights, distinct)
 
         # Start from the method-of-moments scale: the mean purchase rate sets α.
         rate = max(float(np.sum(x) / max(np.sum(big_t), 1e-9)), 1e-6)
         start = np.log(np.array([1.0, 1.0 / rate, 1.0, 1.0]))
         start = np.clip(start, -LOG_BOUND + 1, LOG_BOUND - 1)
-        params, se, ll = _fit("BG/NBD", self.names, negative_ll, start)
+        params, se, ll = _fit("BG/NBD", self.names, objective, start)
         self.params_ = dict(zip(self.names, map(float, params), strict=True))
         self.standard_errors_ = dict(zip(self.names, map(float, se), strict=True))
         self.log_likelihood_ = ll
@@ -395,6 +457,35 @@ class GammaGamma:
         )
         return result
 
+    @staticmethod
+    def _objective(
+        log_params: Array,
+        x: Array,
+        zbar: Array,
+        weights: Array,
+        distinct: tuple[Array, npt.NDArray[np.intp]] | None = None,
+    ) -> tuple[float, Array]:
+        """The weighted negative log-likelihood and its gradient in the log-parameters:
+        ∂/∂p = x·[ψ(px+q) − ψ(px) + log x + log z̄ − log(γ+xz̄)],
+        ∂/∂q = ψ(px+q) − ψ(q) + log γ − log(γ+xz̄), ∂/∂γ = q/γ − (px+q)/(γ+xz̄).
+        The special functions depend on x alone: computed once per distinct x."""
+        p, q, gamma = np.exp(log_params)
+        counts, at = _distinct(x) if distinct is None else distinct
+        pc = p * counts
+        dg = special.digamma
+        gammas_c = special.gammaln(pc + q) - special.gammaln(pc) - special.gammaln(q)
+        d_p_c = dg(pc + q) - dg(pc) + np.log(counts)
+        d_q_c = dg(pc + q) - dg(q)
+        px = p * x
+        spent = np.log(gamma + x * zbar)
+        log_z = np.log(zbar)
+        ll = gammas_c[at] + q * np.log(gamma) + px * np.log(x) + (px - 1) * log_z - (px + q) * spent
+        d_p = x * (d_p_c[at] + log_z - spent)
+        d_q = d_q_c[at] + np.log(gamma) - spent
+        d_gamma = q / gamma - (px + q) / (gamma + x * zbar)
+        gradient = np.array([weights @ d for d in (d_p, d_q, d_gamma)])
+        return -float(weights @ ll), -gradient * np.array([p, q, gamma])
+
     def fit(self, summary: Any) -> GammaGamma:
         """Fit on the customers with ``frequency`` > 0 and a positive ``monetary_value``."""
         x = column(summary, "frequency", "x")
@@ -413,14 +504,15 @@ class GammaGamma:
                 "variation in spend to fit"
             )
         (ux, uz), weights, _ = _grouped(x, zbar)
+        distinct = _distinct(ux)
 
-        def negative_ll(log_params: Array) -> float:
-            return -float(np.dot(weights, self._log_likelihood(log_params, ux, uz)))
+        def objective(log_params: Array) -> tuple[float, Array]:
+            return self._objective(log_params, ux, uz, weights, distinct)
 
         # Start with q a little above 1 and the population mean p·γ/(q−1) at the data's.
         mean = float(np.mean(zbar))
         start = np.log(np.array([1.0, 2.0, mean]))
-        params, se, ll = _fit("Gamma-Gamma", self.names, negative_ll, start)
+        params, se, ll = _fit("Gamma-Gamma", self.names, objective, start)
         self.params_ = dict(zip(self.names, map(float, params), strict=True))
         self.standard_errors_ = dict(zip(self.names, map(float, se), strict=True))
         self.log_likelihood_ = ll
