@@ -261,3 +261,13 @@ def test_the_fitted_objective_is_the_likelihood() -> None:
     value, _ = GammaGamma._objective(np.log(np.array([5.0, 3.0, 12.0])), counts, means, weights[:4])
     ll = GammaGamma._log_likelihood(np.log(np.array([5.0, 3.0, 12.0])), counts, means)
     assert value == pytest.approx(-float(weights[:4] @ ll), rel=1e-12)
+
+
+def test_customers_with_the_same_summary_are_fitted_once_with_their_weight() -> None:
+    from clientela.predict.models import _grouped
+
+    x = np.array([2.0, 0.0, 2.0, 1.0, 2.0])
+    t = np.array([5.0, 0.0, 5.0, 3.0, 4.0])
+    (ux, ut), counts, inverse = _grouped(x, t)
+    assert list(zip(ux, ut, counts, strict=True)) == [(0, 0, 1), (1, 3, 1), (2, 4, 1), (2, 5, 2)]
+    assert ux[inverse].tolist() == x.tolist() and ut[inverse].tolist() == t.tolist()

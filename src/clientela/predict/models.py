@@ -160,11 +160,23 @@ def _distinct(values: Array) -> tuple[Array, npt.NDArray[np.intp]]:
 
 def _grouped(*columns: Array) -> tuple[list[Array], Array, npt.NDArray[np.intp]]:
     """Distinct rows of the columns, their counts, and each input row's distinct row (many
-    customers share a summary, with days as the unit above all: fit and predict once)."""
-    stacked = np.column_stack(columns)
-    unique, inverse, counts = np.unique(stacked, axis=0, return_inverse=True, return_counts=True)
-    rows = np.asarray(inverse, dtype=np.intp).reshape(-1)
-    return [unique[:, k] for k in range(unique.shape[1])], counts.astype(np.float64), rows
+    customers share a summary, with days as the unit above all: fit and predict once).
+    A lexicographic sort of the columns (``np.unique(axis=0)`` sorts rows as opaque records,
+    ten times slower on a million customers)."""
+    n = columns[0].size
+    if n == 0:
+        return [c[:0] for c in columns], np.zeros(0), np.zeros(0, dtype=np.intp)
+    order = np.lexsort(columns[::-1])
+    ordered = [c[order] for c in columns]
+    change = np.zeros(n, dtype=bool)
+    change[0] = True
+    for c in ordered:
+        change[1:] |= c[1:] != c[:-1]
+    starts = np.flatnonzero(change)
+    counts = np.diff(np.append(starts, n)).astype(np.float64)
+    inverse = np.empty(n, dtype=np.intp)
+    inverse[order] = np.cumsum(change) - 1
+    return [c[starts] for c in ordered], counts, inverse
 
 
 class BetaGeometricNBD:
