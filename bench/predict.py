@@ -14,9 +14,11 @@ Summaries:
   Gamma-Gamma spend with p = 6.25, q = 3.74, gamma = 15.44: the size of the 770k-contact demo
   world, without running its main job.
 
-Timed: ``BetaGeometricNBD().fit`` and ``GammaGamma().fit`` (standard errors included), then
-``lifetimes``' ``BetaGeoFitter`` and ``GammaGammaFitter`` on the same arrays (when it
-imports). Each fit runs once; the figures are wall seconds on this machine.
+Timed: ``BetaGeometricNBD().fit`` and ``GammaGamma().fit`` (standard errors included), the
+per-customer predictions the main job publishes (P(alive), expected purchases and CLV over
+12 months, discounted monthly), then ``lifetimes``' ``BetaGeoFitter`` and
+``GammaGammaFitter`` on the same arrays (when it imports). Each runs once; the figures are
+wall seconds on this machine.
 """
 
 from __future__ import annotations
@@ -116,6 +118,19 @@ def bench(name: str, summary: dict[str, np.ndarray], skip_lifetimes: bool) -> No
     if gg is not None:
         params = ", ".join(f"{k} {v:.4g}" for k, v in gg.params_.items())
         print(f"  clientela Gamma-Gamma   {s:7.2f} s   {params}")
+    if bg is not None and gg is not None:
+        from clientela.config import PredictSettings
+        from clientela.predict import clv
+
+        fitted = clv.Fitted(bg, gg, {})
+        s, values = timed(
+            "clientela predictions",
+            lambda: clv.customer_values(summary, PredictSettings(), fitted),
+        )
+        if values is not None:
+            total = float(np.sum(values["clv"]))
+            print(f"  clientela predictions   {s:7.2f} s   P(alive), 12-month purchases and CLV")
+            print(f"                                     (total CLV {total:,.0f})")
     if skip_lifetimes:
         return
     try:
