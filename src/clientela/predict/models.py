@@ -8,10 +8,11 @@
   customer's transaction values are Gamma(p, ν) around their own mean, with ν ~ Gamma(q, γ).
   Fitted on the repeat buyers' (x, z̄); predicts the expected value of a future order.
 
-Both are fitted on log-parameters (so every parameter stays positive) with L-BFGS-B, falling
-back to Nelder-Mead; standard errors come from the inverse of the numerical Hessian of the
-log-likelihood at the optimum. Data too thin to fit, a fit that does not converge, a
-parameter that runs off to 0 or infinity, or an optimum that is not a maximum raise
+Both are fitted on log-parameters (so every parameter stays positive) with L-BFGS-B and the
+likelihoods' analytic gradients, falling back to Nelder-Mead; standard errors come from the
+inverse of the Hessian at the optimum (central differences of the analytic gradient). Data
+too thin to fit, a fit that does not converge, a parameter that runs off to 0 or infinity,
+or an optimum that is not a maximum raise
 :class:`FitError` with the reason, never a NaN.
 
 The API is scikit-learn-like: ``fit(summary)`` returns the model; ``summary`` is anything
