@@ -288,19 +288,22 @@ PREDICT_AS_OF = datetime(2025, 6, 30, 23, 0, tzinfo=UTC)
 
 
 def _orders_world(tmp_path: Path) -> Workspace:
-    """Forty buyers with a few orders each: values in revenue, total or products, some on
+    """150 buyers with a few orders each: values in revenue, total or products, some on
     the same day, some after the as-of date; enough repeat buyers for both models to fit."""
     import random
 
     ws = make_workspace(tmp_path / "ws")
     rng = random.Random(11)
     j = Journeys(start=datetime(2025, 1, 1, 8, tzinfo=UTC))
-    for n in range(40):
+    for n in range(150):
         user = f"buyer-{n}"
-        first = rng.uniform(0, 24 * 90)
-        for k in range(rng.choice([1, 1, 2, 3, 4, 6])):
-            at = first + k * rng.uniform(0, 24 * 30)
-            value = round(rng.uniform(5, 80), 2)
+        # The BG/NBD story: a purchase rate per hour, a dropout chance after each purchase.
+        rate = rng.gammavariate(0.8, 1 / 800)
+        dropout = rng.betavariate(1.0, 3.0)
+        spend = rng.gammavariate(3.0, 12.0)  # each buyer's own typical order
+        at = rng.uniform(0, 24 * 90)
+        while at < 24 * 200:  # past the as-of date too: those orders are not seen
+            value = round(spend * rng.uniform(0.5, 1.5), 2)
             where = rng.choice(["revenue", "total", "products"])
             properties: dict[str, Any] = (
                 {"products": [{"price": value, "quantity": 2}, {"price": "1.5"}]}
@@ -310,6 +313,9 @@ def _orders_world(tmp_path: Path) -> Workspace:
             j.track("Order Completed", user_id=user, properties=properties, at=at)
             if rng.random() < 0.2:  # a second order the same day
                 j.track("Order Completed", user_id=user, properties={"revenue": 3}, at=at + 0.5)
+            if rng.random() < dropout:
+                break
+            at += rng.expovariate(rate)
     ingest_files(ws, [j.write(tmp_path / "orders.jsonl")])
     return ws
 
@@ -342,6 +348,6 @@ def test_purchase_summary_and_predictions_are_identical_on_duckdb_and_spark(
         finally:
             engine.close()
     duck, spark = found["duckdb"], found["spark"]
-    assert len(duck["predictions"]) == 40
+    assert len(duck["predictions"]) == 150
     assert len(duck["models"]) == 7, duck["models"]  # 4 + 3 fitted parameters
     assert spark == duck
