@@ -271,3 +271,17 @@ def test_customers_with_the_same_summary_are_fitted_once_with_their_weight() -> 
     (ux, ut), counts, inverse = _grouped(x, t)
     assert list(zip(ux, ut, counts, strict=True)) == [(0, 0, 1), (1, 3, 1), (2, 4, 1), (2, 5, 2)]
     assert ux[inverse].tolist() == x.tolist() and ut[inverse].tolist() == t.tolist()
+
+
+def test_model_rows_say_which_parameters_are_weakly_identified() -> None:
+    gg = GammaGamma.from_parameters({"p": 2.25, "q": 527.4, "gamma": 16812.0})
+    gg.standard_errors_ = {"p": 0.38, "q": 4140.6, "gamma": 134520.6}
+    gg.customers_, gg.log_likelihood_ = 178, -828.5
+    rows = clv_module.model_rows(clv_module.Fitted(None, gg, {"bgnbd": "BG/NBD: too few"}), 482)
+    by_model = {(r["model"], r["parameter"]): r for r in rows.to_pylist()}
+    assert by_model[("bgnbd", None)]["status"] == "failed"
+    assert by_model[("bgnbd", None)]["message"] == "BG/NBD: too few"
+    note = by_model[("gamma_gamma", "q")]["message"]
+    assert note.startswith("q, gamma weakly identified (standard error above the estimate)")
+    assert by_model[("gamma_gamma", "p")]["se"] == 0.38
+    assert by_model[("gamma_gamma", "p")]["customers"] == 178

@@ -69,8 +69,9 @@ MODELS_SCHEMA = pa.schema(
         ("se", pa.float64()),
     ]
 )
-"""``prediction_models``: one row per fitted parameter (status ``fitted``), or one row with
-no parameter and the reason (status ``failed``) for a model that could not be fitted."""
+"""``prediction_models``: one row per fitted parameter (status ``fitted``; ``message`` names
+the parameters whose standard error is above their estimate, if any), or one row with no
+parameter and the reason (status ``failed``) for a model that could not be fitted."""
 
 
 @dataclass
@@ -153,12 +154,19 @@ def model_rows(fitted: Fitted, customers: int) -> pa.Table:
                     }
                 )
                 continue
+            loose = [p.name for p in model.parameters if not p.se < p.value]
+            note = (
+                f"{', '.join(loose)} weakly identified (standard error above the estimate): "
+                "the predictions lean on the other parameters"
+                if loose
+                else ""
+            )
             for parameter in model.parameters:
                 rows.append(
                     {
                         "model": name,
                         "status": "fitted",
-                        "message": "",
+                        "message": note,
                         "customers": model.customers_,
                         "log_likelihood": model.log_likelihood_,
                         "parameter": parameter.name,
