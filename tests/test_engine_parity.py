@@ -336,3 +336,72 @@ def test_subscriptions_are_identical_on_duckdb_and_spark(
     finally:
         duck.close()
         spark.close()
+
+
+PREDICT_AS_OF = datetime(2025, 6, 30, 23, 0, tzinfo=UTC)
+
+
+def _orders_world(tmp_path: Path) -> Workspace:
+    """150 buyers with a few orders each: values in revenue, total or products, some on
+    the same day, some after the as-of date; enough repeat buyers for both models to fit."""
+    import random
+
+    ws = make_workspace(tmp_path / "ws")
+    rng = random.Random(11)
+    j = Journeys(start=datetime(2025, 1, 1, 8, tzinfo=UTC))
+    for n in range(150):
+        user = f"buyer-{n}"
+        # The BG/NBD story: a purchase rate per hour, a dropout chance after each purchase.
+        rate = rng.gammavariate(0.8, 1 / 800)
+        dropout = rng.betavariate(1.0, 3.0)
+        spend = rng.gammavariate(3.0, 12.0)  # each buyer's own typical order
+        at = rng.uniform(0, 24 * 90)
+        while at < 24 * 200:  # past the as-of date too: those orders are not seen
+            value = round(spend * rng.uniform(0.5, 1.5), 2)
+            where = rng.choice(["revenue", "total", "products"])
+            properties: dict[str, Any] = (
+                {"products": [{"price": value, "quantity": 2}, {"price": "1.5"}]}
+                if where == "products"
+                else {where: value}
+            )
+            j.track("Order Completed", user_id=user, properties=properties, at=at)
+            if rng.random() < 0.2:  # a second order the same day
+                j.track("Order Completed", user_id=user, properties={"revenue": 3}, at=at + 0.5)
+            if rng.random() < dropout:
+                break
+            at += rng.expovariate(rate)
+    ingest_files(ws, [j.write(tmp_path / "orders.jsonl")])
+    return ws
+
+
+def test_purchase_summary_and_predictions_are_identical_on_duckdb_and_spark(
+    tmp_path: Path, spark_session: Any
+) -> None:
+    """The purchase summary (an Ibis expression) is the same on both engines, and so are the
+    models fitted on it and the per-contact predictions."""
+    import ibis
+
+    from clientela import identity
+    from clientela.predict import clv
+
+    ws = _orders_world(tmp_path)
+    no_classes = ibis.memtable({"contact_id": ["-"], "audience_class": ["buyer"]})
+    found: dict[str, dict[str, list[tuple[Any, ...]]]] = {}
+    for kind in ("duckdb", "spark"):
+        engine = connect(ws, kind)
+        try:
+            engine.set_as_of(PREDICT_AS_OF)
+            graph = identity.resolve(engine, ws.settings)
+            predicted = clv.predict(
+                engine, ws.settings, graph.identities, no_classes, PREDICT_AS_OF
+            )
+            found[kind] = {
+                "predictions": _rows(engine, predicted.predictions),
+                "models": _rows(engine, predicted.models),
+            }
+        finally:
+            engine.close()
+    duck, spark = found["duckdb"], found["spark"]
+    assert len(duck["predictions"]) == 150
+    assert len(duck["models"]) == 7, duck["models"]  # 4 + 3 fitted parameters
+    assert spark == duck

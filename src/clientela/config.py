@@ -883,6 +883,46 @@ class ScoringSettings(_Section):
     """Model names in order of preference; empty = the order of [models]."""
 
 
+class PredictSettings(_Section):
+    """Customer lifetime value (``[predict]``): which events are orders, where their value is,
+    and how the BG/NBD and Gamma-Gamma predictions are turned into money."""
+
+    order_events: list[str] = Field(default_factory=lambda: ["Order Completed"])
+    """Track events that are orders (purchase transactions)."""
+    value_properties: list[str] = Field(default_factory=lambda: ["revenue", "total"])
+    """Properties holding an order's value, the first present wins; without any, the value is
+    the sum of ``products[].price * quantity`` (a missing quantity counts as 1)."""
+    time_unit: Literal["day", "week"] = "week"
+    """Unit of recency, age and the models' rates (a week is 7 days, fractions kept)."""
+    horizon_months: int = Field(default=12, gt=0, le=120)
+    """Expected purchases and CLV are for this many months after the as-of date."""
+    annual_discount_rate: float = Field(default=0.10, ge=0, lt=10)
+    """Yearly rate future money is discounted at (applied monthly: (1 + d)^(1/12) - 1)."""
+    margin: float = Field(default=1.0, gt=0, le=1)
+    """Share of an order's value that is profit (1.0: CLV in revenue)."""
+    exclude_classes: list[str] = Field(default_factory=lambda: ["bot", "employee"])
+    """Audience classes that are neither fitted nor predicted (their orders are not sales)."""
+    min_customers: int = Field(default=20, gt=1)
+    """Fewer customers than this is too little data for BG/NBD (no fit is attempted)."""
+    min_repeat_customers: int = Field(default=10, gt=1)
+    """Fewer customers with a repeat purchase than this is too little data for either model."""
+
+    @field_validator("value_properties")
+    @classmethod
+    def _keys(cls, value: list[str]) -> list[str]:
+        for key in value:
+            if not _JSON_KEY.match(key):
+                raise ValueError(f"property names like 'revenue' or 'order.total', not {key!r}")
+        return value
+
+    @field_validator("order_events")
+    @classmethod
+    def _some_event(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one order event name")
+        return value
+
+
 class Settings(_Section):
     """All of a workspace's settings."""
 
@@ -898,6 +938,7 @@ class Settings(_Section):
     audience: AudienceSettings = Field(default_factory=AudienceSettings)
     stages: StageSettings = Field(default_factory=lambda: StageSettings.model_validate({}))
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    predict: PredictSettings = Field(default_factory=PredictSettings)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -1170,4 +1211,16 @@ funnel = []                  # relationship: stranger, prospect, customer, fan
 lead = ""                    # relationship: prospect
 customers = []               # relationship: customer, fan
 churned = []                 # relationship: churned
+
+# -- predict: customer lifetime value (BG/NBD + Gamma-Gamma) ---------------------------------
+[predict]
+order_events = ["Order Completed"]
+value_properties = ["revenue", "total"]   # first present; else sum of products[].price * quantity
+time_unit = "week"            # "day" or "week": unit of recency, age T and the fitted rates
+horizon_months = 12           # expected purchases and CLV over this many months
+annual_discount_rate = 0.10   # discounted monthly at (1 + rate)^(1/12) - 1
+margin = 1.0                  # share of order value that is profit (1.0: CLV in revenue)
+exclude_classes = ["bot", "employee"]
+min_customers = 20            # fewer buyers: no fit, a message says why
+min_repeat_customers = 10     # fewer repeat buyers: no fit, a message says why
 """

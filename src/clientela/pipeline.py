@@ -18,6 +18,7 @@ import ibis.expr.types as ir
 
 from clientela import audience, identity, lifecycle, profiles, scoring, stages
 from clientela.engine import Engine
+from clientela.predict import clv
 from clientela.scoring import events as scoring_events
 from clientela.workspace import Workspace
 
@@ -40,6 +41,8 @@ TABLES = (
     "lifecycle",
     "account_scores",
     "activity",
+    "predictions",
+    "prediction_models",
     "run_info",
 )
 
@@ -131,6 +134,8 @@ def compute(
         subscribed,
         moment,
     )
+    # Lifetime value (BG/NBD + Gamma-Gamma), fitted in the driver on the purchase summary.
+    predicted = clv.predict(engine, settings, graph.identities, classes.classes, moment)
     run_info = ibis.memtable({"as_of": [moment], "models": [", ".join(settings.model_order())]})
     run_info = run_info.cast({"as_of": "timestamp('UTC')"})
     return {
@@ -151,6 +156,8 @@ def compute(
         "lifecycle": view,
         "account_scores": accounts,
         "activity": scoring_events.activity(settings, built.contact_events),
+        "predictions": predicted.predictions,
+        "prediction_models": predicted.models,
         "run_info": run_info,
     }
 

@@ -257,6 +257,32 @@ class Engine:
             )
         return self.backend.sql(sql).filter(ibis._.value.notnull())
 
+    def json_array_items(
+        self, table: ir.Table, column: str, array: str, fields: list[str], keep: list[str]
+    ) -> ir.Table:
+        """One row per item of the JSON array at ``array`` in ``column``: the ``keep`` columns
+        plus one text column per name in ``fields`` (the item's field, NULL when absent), so
+        fields of the same item stay together (``price`` and ``quantity`` of one line)."""
+        self._register_memtables(table)
+        inner = self.backend.compile(table)
+        if self.kind == "spark":
+            cols = ", ".join(f"t.`{c}`" for c in keep)
+            struct = ", ".join(f"`{f}`:string" for f in fields)
+            items = ", ".join(f"e.item.`{f}` AS `{f}`" for f in fields)
+            sql = (
+                f"SELECT {cols}, {items} FROM ({inner}) t "
+                f"LATERAL VIEW explode(from_json(get_json_object(t.`{column}`, '$.{array}'), "
+                f"'array<struct<{struct}>>')) e AS item"
+            )
+        else:
+            cols = ", ".join(f'"{c}"' for c in keep)
+            items = ", ".join(f"json_extract_string(item, '$.{f}') AS \"{f}\"" for f in fields)
+            sql = (
+                f"SELECT {cols}, {items} FROM (SELECT {cols}, unnest(json_extract("
+                f"\"{column}\", '$.{array}[*]')) AS item FROM ({inner}))"
+            )
+        return self.backend.sql(sql)
+
     def publish(self, tables: dict[str, ir.Table], on_table: Any = None) -> str:
         """Write result tables as a new version and make it current in one atomic step.
 
