@@ -104,7 +104,9 @@ def test_arbitrary_values_over_http_never_stall_landing(
     for n, (field, value) in enumerate(mutations):
         tag = f"{next(EXAMPLES)}-{n}"  # unique across examples (ids of objects are reused)
         ok = {"type": "track", "userId": f"g{n}", "event": "ok", "messageId": f"good-{tag}"}
-        bad: dict[str, Any] = {"type": "track", "userId": f"u{n}", "event": "e"}
+        # The bad one is unique too: a mutated messageId ("0", say) reused by a later example
+        # must conflict (quarantined), not be a retry of identical content (dropped as such).
+        bad: dict[str, Any] = {"type": "track", "userId": f"u{tag}", "event": "e"}
         bad["messageId"] = f"bad-{tag}"
         bad[field] = value
         response = server.post("batch", {"batch": [ok, bad]})
