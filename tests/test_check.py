@@ -179,6 +179,7 @@ def test_check_command_on_the_demo_world(demo_ws: Workspace) -> None:
     assert {c["kind"] for c in body["concepts"]} == {
         "signal",
         "stage events",
+        "subscription events",
         "metric events",
         "metric field",
         "audience events",

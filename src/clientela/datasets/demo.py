@@ -1823,6 +1823,9 @@ class _Journey:
             self.order(
                 buy, [self.line((product_id, sku, plan, "SaaS", price), seats)], subscription
             )
+            # The billing system's first invoice (a payment of the subscription the order began).
+            invoice = {"invoice_id": f"inv_{p.index}_0", "amount": revenue, "currency": "EUR"}
+            self.track(buy + 2 * _MIN, None, "Invoice Paid", subscription | invoice)
             # Dormant B2B customers keep paying without using the product.
             renew_until = end if outcome in ("dormant", "reactivated") else stop
             self.renewals(buy, renew_until, period, subscription, revenue)
@@ -1838,6 +1841,8 @@ class _Journey:
             subscription["mrr"] = revenue
             self.order(buy, lines, subscription if subscribed else None)
             if subscribed:
+                # The subscription app confirms the club the order began.
+                self.track(buy + _MIN, None, "Subscription Started", dict(subscription))
                 self.renewals(buy, stop, 30 * _DAY, subscription, revenue)
         # Retention: use, support, newsletters, repeat purchases.
         self.engaged(buy, stop, intensity, app)
