@@ -218,7 +218,12 @@ def snapshot_document(tables: dict[str, Any]) -> dict[str, Any]:
             "Fingerprints of the published tables of the demo world, compared by "
             "tests/test_golden_tables.py. Regenerate on purpose with: " + REGENERATE
         ),
-        "world": {"contacts": CONTACTS, "seed": SEED, "as_of": demo_as_of().isoformat()},
+        "world": {
+            "contacts": CONTACTS,
+            "seed": SEED,
+            "landed_at": LANDED_AT.isoformat(),
+            "as_of": demo_as_of().isoformat(),
+        },
         "float_decimals": DECIMALS,
         "tables": tables,
     }
