@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test venv bench clean
+.PHONY: demo test golden venv bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ test: $(STAMP)
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest -q
+
+# Rewrite tests/golden/demo_tables.json, the snapshot of the demo world's published tables
+# that tests/test_golden_tables.py compares with: only when a change of results is intended.
+golden: $(STAMP)
+	CLIENTELA_UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/test_golden_tables.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
