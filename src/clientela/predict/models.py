@@ -25,7 +25,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -180,7 +180,49 @@ def _grouped(*columns: Array) -> tuple[list[Array], Array, npt.NDArray[np.intp]]
     return [c[starts] for c in ordered], counts, inverse
 
 
-class BetaGeometricNBD:
+class _Fitted:
+    """What both models share once fitted: parameters with standard errors, the
+    log-likelihood, and rebuilding a model from published parameters."""
+
+    names: tuple[str, ...] = ()
+    title = ""
+
+    def __init__(self) -> None:
+        self.params_: dict[str, float] = {}
+        self.standard_errors_: dict[str, float] = {}
+        self.log_likelihood_: float = float("nan")
+        self.customers_: int = 0
+
+    def _store(self, params: Array, se: Array, ll: float, customers: int) -> None:
+        self.params_ = dict(zip(self.names, map(float, params), strict=True))
+        self.standard_errors_ = dict(zip(self.names, map(float, se), strict=True))
+        self.log_likelihood_ = ll
+        self.customers_ = customers
+
+    @property
+    def parameters(self) -> list[Parameter]:
+        """The fitted parameters with their standard errors."""
+        self._check_fitted()
+        return [Parameter(n, self.params_[n], self.standard_errors_[n]) for n in self.names]
+
+    @classmethod
+    def from_parameters(cls, params: dict[str, float]) -> Self:
+        """A model with known parameters (``names``), e.g. read back from the published
+        ``prediction_models``, to predict without fitting again."""
+        missing = [n for n in cls.names if n not in params]
+        if missing:
+            raise FitError(f"{cls.__name__}: parameters {', '.join(missing)} are missing")
+        model = cls()
+        model.params_ = {n: float(params[n]) for n in cls.names}
+        model.standard_errors_ = dict.fromkeys(cls.names, float("nan"))
+        return model
+
+    def _check_fitted(self) -> None:
+        if not self.params_:
+            raise FitError(f"{self.title}: the model is not fitted yet (call fit first)")
+
+
+class BetaGeometricNBD(_Fitted):
     """BG/NBD (Fader, Hardie & Lee 2005): purchase counts and P(alive).
 
     After :meth:`fit`: ``params_`` (r, alpha, a, b), ``standard_errors_``,
@@ -188,14 +230,12 @@ class BetaGeometricNBD:
     """
 
     names = ("r", "alpha", "a", "b")
+    title = "BG/NBD"
 
     def __init__(self, min_customers: int = 20, min_repeat_customers: int = 10) -> None:
+        super().__init__()
         self.min_customers = min_customers
         self.min_repeat_customers = min_repeat_customers
-        self.params_: dict[str, float] = {}
-        self.standard_errors_: dict[str, float] = {}
-        self.log_likelihood_: float = float("nan")
-        self.customers_: int = 0
 
     # -- fitting ------------------------------------------------------------------------------
 
@@ -296,33 +336,8 @@ class BetaGeometricNBD:
         start = np.log(np.array([1.0, 1.0 / rate, 1.0, 1.0]))
         start = np.clip(start, -LOG_BOUND + 1, LOG_BOUND - 1)
         params, se, ll = _fit("BG/NBD", self.names, objective, start)
-        self.params_ = dict(zip(self.names, map(float, params), strict=True))
-        self.standard_errors_ = dict(zip(self.names, map(float, se), strict=True))
-        self.log_likelihood_ = ll
-        self.customers_ = n
+        self._store(params, se, ll, n)
         return self
-
-    @property
-    def parameters(self) -> list[Parameter]:
-        """The fitted parameters with their standard errors."""
-        self._check_fitted()
-        return [Parameter(n, self.params_[n], self.standard_errors_[n]) for n in self.names]
-
-    @classmethod
-    def from_parameters(cls, params: dict[str, float]) -> BetaGeometricNBD:
-        """A model with known parameters (r, alpha, a and b), e.g. read back from the published
-        ``prediction_models``, to predict without fitting again."""
-        missing = [n for n in cls.names if n not in params]
-        if missing:
-            raise FitError(f"{cls.__name__}: parameters {', '.join(missing)} are missing")
-        model = cls()
-        model.params_ = {n: float(params[n]) for n in cls.names}
-        model.standard_errors_ = dict.fromkeys(cls.names, float("nan"))
-        return model
-
-    def _check_fitted(self) -> None:
-        if not self.params_:
-            raise FitError("BG/NBD: the model is not fitted yet (call fit first)")
 
     # -- predicting ---------------------------------------------------------------------------
 
@@ -437,7 +452,7 @@ def _check_summary(x: Array, t_x: Array, big_t: Array) -> None:
         )
 
 
-class GammaGamma:
+class GammaGamma(_Fitted):
     """Gamma-Gamma spend model (Fader & Hardie 2013) on repeat buyers' mean order value.
 
     After :meth:`fit`: ``params_`` (p, q, gamma), ``standard_errors_``, ``log_likelihood_``
@@ -445,13 +460,11 @@ class GammaGamma:
     """
 
     names = ("p", "q", "gamma")
+    title = "Gamma-Gamma"
 
     def __init__(self, min_repeat_customers: int = 10) -> None:
+        super().__init__()
         self.min_repeat_customers = min_repeat_customers
-        self.params_: dict[str, float] = {}
-        self.standard_errors_: dict[str, float] = {}
-        self.log_likelihood_: float = float("nan")
-        self.customers_: int = 0
 
     @staticmethod
     def _log_likelihood(log_params: Array, x: Array, zbar: Array) -> Array:
@@ -526,38 +539,13 @@ class GammaGamma:
         mean = float(np.mean(zbar))
         start = np.log(np.array([1.0, 2.0, mean]))
         params, se, ll = _fit("Gamma-Gamma", self.names, objective, start)
-        self.params_ = dict(zip(self.names, map(float, params), strict=True))
-        self.standard_errors_ = dict(zip(self.names, map(float, se), strict=True))
-        self.log_likelihood_ = ll
-        self.customers_ = n
+        self._store(params, se, ll, n)
         if self.params_["q"] <= 1:
             raise FitError(
                 f"Gamma-Gamma: fitted q = {self.params_['q']:.3g} ≤ 1, so the mean order value "
                 "is infinite under the model (spend too heavy-tailed to predict)"
             )
         return self
-
-    @property
-    def parameters(self) -> list[Parameter]:
-        """The fitted parameters with their standard errors."""
-        self._check_fitted()
-        return [Parameter(n, self.params_[n], self.standard_errors_[n]) for n in self.names]
-
-    @classmethod
-    def from_parameters(cls, params: dict[str, float]) -> GammaGamma:
-        """A model with known parameters (p, q and gamma), e.g. read back from the published
-        ``prediction_models``, to predict without fitting again."""
-        missing = [n for n in cls.names if n not in params]
-        if missing:
-            raise FitError(f"{cls.__name__}: parameters {', '.join(missing)} are missing")
-        model = cls()
-        model.params_ = {n: float(params[n]) for n in cls.names}
-        model.standard_errors_ = dict.fromkeys(cls.names, float("nan"))
-        return model
-
-    def _check_fitted(self) -> None:
-        if not self.params_:
-            raise FitError("Gamma-Gamma: the model is not fitted yet (call fit first)")
 
     def mean_order_value(self) -> float:
         """The population's mean order value, p·γ/(q−1)."""
