@@ -363,6 +363,10 @@ def _scores(eng: ReadEngine, cid: str) -> list[Score]:
     return [Score.model_validate(r) for r in rows]
 
 
+ModelParam = Annotated[
+    str | None,
+    Query(pattern=NO_NUL, max_length=200, description="Explain this model (default: primary)."),
+]
 ContactPath = Annotated[
     str,
     Path(
@@ -397,9 +401,7 @@ def get_timeline(
 def explain_contact(
     request: Request,
     contact: ContactPath,
-    model: Annotated[
-        str | None, Query(pattern=NO_NUL, max_length=200, description="Default: primary.")
-    ] = None,
+    model: ModelParam = None,
 ) -> Explanation:
     """Every fit rule and scored event of the contact under one model (``clientela
     explain``): the fit rows add up to the fit, the engagement rows to the raw points."""
@@ -418,10 +420,7 @@ def explain_contact(
 def get_contact(
     request: Request,
     contact: ContactPath,
-    model: Annotated[
-        str | None,
-        Query(pattern=NO_NUL, max_length=200, description="Explain this model (default: primary)."),
-    ] = None,
+    model: ModelParam = None,
     events: Annotated[int, Query(ge=1, le=1000, description="Timeline events shown.")] = 20,
 ) -> ContactDetail:
     """The contact with its 3D score (fit, engagement, grade under every model, and the
