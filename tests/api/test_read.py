@@ -247,7 +247,8 @@ def test_accounts_list_and_detail(client: TestClient, world: World) -> None:
 
 
 def test_metric_catalogue_is_the_registry(client: TestClient) -> None:
-    """Every registered metric with its formula, columns and units, keys and options."""
+    """Every registered metric with its formula, columns and units, keys, options and the
+    values an option takes (funnel mode: ordered, strict, unordered)."""
     catalogue = ok(client, "/api/metrics")
     assert {m["name"] for m in catalogue["metrics"]} == set(metrics.REGISTRY)
     for item in catalogue["metrics"]:
@@ -255,6 +256,9 @@ def test_metric_catalogue_is_the_registry(client: TestClient) -> None:
         assert item["formula"] == metric.formula and item["family"] == metric.family
         assert {c["name"]: c["unit"] for c in item["columns"]} == metric.units
         assert item["keys"] == list(metric.keys) and item["options"] == metric.options
+        assert item["choices"] == {k: list(v) for k, v in metric.choices.items()}
+    funnel = next(m for m in catalogue["metrics"] if m["name"] == "funnel")
+    assert funnel["choices"]["mode"] == ["ordered", "strict", "unordered"]
     assert "stage" in catalogue["dimensions"] and "month" in catalogue["periods"]
 
 

@@ -627,6 +627,7 @@ def metric_catalogue() -> MetricCatalogue:
             columns=[MetricColumn(name=c, unit=u) for c, u in m.units.items()],
             keys=list(m.keys),
             options=dict(m.options),
+            choices={name: list(values) for name, values in m.choices.items()},
             headline=m.headline,
         )
         for m in sorted(metrics.REGISTRY.values(), key=lambda m: (m.family, m.name))

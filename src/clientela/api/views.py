@@ -310,7 +310,9 @@ class AccountDetail(AccountSummary):
 
 class MetricColumn(BaseModel):
     name: str
-    unit: str = Field(description="count, %, pp, ratio, minutes, days, hours, rating or text.")
+    unit: str = Field(
+        description="count, %, pp, ratio, money, minutes, days, hours, rating or text."
+    )
 
 
 class MetricInfo(BaseModel):
@@ -321,6 +323,9 @@ class MetricInfo(BaseModel):
     columns: list[MetricColumn]
     keys: list[str] = Field(description="Columns of the metric's own besides the period.")
     options: dict[str, str] = Field(description="Option name → default (options=NAME=VALUE).")
+    choices: dict[str, list[str]] = Field(
+        default_factory=dict, description="Option name → the values it takes (where limited)."
+    )
     headline: str | None = Field(default=None, description="The column 'change' is about.")
 
 
