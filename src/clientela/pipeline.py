@@ -19,6 +19,7 @@ import ibis.expr.types as ir
 from clientela import audience, identity, lifecycle, profiles, scoring, stages
 from clientela.engine import Engine
 from clientela.predict import clv
+from clientela.predict import tables as prediction_tables
 from clientela.scoring import events as scoring_events
 from clientela.workspace import Workspace
 
@@ -43,6 +44,8 @@ TABLES = (
     "activity",
     "predictions",
     "prediction_models",
+    "recommendations",
+    "prediction_backtests",
     "run_info",
 )
 
@@ -156,8 +159,12 @@ def compute(
         "lifecycle": view,
         "account_scores": accounts,
         "activity": scoring_events.activity(settings, built.contact_events),
-        "predictions": predicted.predictions,
+        "predictions": prediction_tables.combine(
+            predicted.predictions, prediction_tables.empty(prediction_tables.PROPENSITY_SCHEMA)
+        ),
         "prediction_models": predicted.models,
+        "recommendations": prediction_tables.empty(prediction_tables.RECOMMENDATIONS_SCHEMA),
+        "prediction_backtests": prediction_tables.empty(prediction_tables.BACKTESTS_SCHEMA),
         "run_info": run_info,
     }
 
