@@ -187,7 +187,9 @@ class EventLander:
 
     def _drop_stages(self, target: str) -> None:
         """Drop what a failed normalisation into ``target`` left behind."""
-        for stage in ("_parsed", "_fields", "_checked", ""):
+        for stage in ("_checked", "_fields"):
+            self.con.execute(f"DROP VIEW IF EXISTS {target}{stage}")
+        for stage in ("_parsed", ""):
             self.con.execute(f"DROP TABLE IF EXISTS {target}{stage}")
 
     def _sql_args(self, now: str) -> dict[str, Any]:

@@ -212,9 +212,15 @@ def normalise_statements(
     with reason ``__envelope__``: feed :func:`envelope_items_sql` of them back through here
     with ``in_batch=True``. Blank lines come out with reason ``blank``.
 
-    The work is staged through temp tables on purpose: DuckDB inlines a subquery's
-    expressions into every place that uses them, so a single nested query parsed each line's
-    JSON once per reference. Each stage computes its columns exactly once.
+    Costly tests (a trim, a second JSON parse) sit behind a ``CASE`` that admits only the
+    rows needing them, never on the right of an ``AND``/``OR``: DuckDB evaluates both sides of
+    those for every row, and a ``trim(raw) = ''`` there cost more than the parse itself.
+
+    The parse is materialised on purpose: DuckDB inlines a subquery's expressions into every
+    place that uses them, so a single nested query parsed each line's JSON once per
+    reference. The stages after it (field extraction, checks) are views read by the one
+    statement that writes ``target``: their expressions are cheap next to writing every
+    line's text into one more temp table, which is what staging them as tables cost.
     """
     window = window or TimeWindow()
     earliest, latest = window.sql_bounds()
@@ -281,12 +287,12 @@ def normalise_statements(
 CREATE OR REPLACE TEMP TABLE {parsed} AS
 SELECT source, line, item, raw, bad_bytes, {batch_cols},
     coalesce(strlen(raw), octet_length(bad_bytes)) AS nbytes,
-    CASE WHEN ord(raw) = 123 OR json_valid(raw)
+    CASE WHEN CASE WHEN ord(raw) = 123 THEN TRUE ELSE json_valid(raw) END
          THEN try(json_transform(raw, '{_STRUCT}')) END AS j
 FROM {lines}
 """
     extract = f"""
-CREATE OR REPLACE TEMP TABLE {fields} AS
+CREATE OR REPLACE TEMP VIEW {fields} AS
 SELECT source, line, item, raw, bad_bytes, nbytes, batch_context, batch_sent_at,
     j IS NULL AS unparsed,
     {envelope_test} AS is_envelope,
@@ -311,14 +317,15 @@ SELECT source, line, item, raw, bad_bytes, nbytes, batch_context, batch_sent_at,
 FROM {parsed}
 """
     check = f"""
-CREATE OR REPLACE TEMP TABLE {checked} AS
+CREATE OR REPLACE TEMP VIEW {checked} AS
 SELECT * EXCLUDE (own_traits, own_context, context_traits, given_id),
     CASE
         WHEN raw IS NULL THEN 'invalid_utf8'
-        WHEN ord(raw) <> 123 AND trim(raw) = '' THEN '{BLANK}'
+        WHEN CASE WHEN ord(raw) = 123 THEN FALSE ELSE trim(raw) = '' END THEN '{BLANK}'
         WHEN nbytes > {line_limit} THEN 'too_large'
-        WHEN unparsed AND NOT json_valid(raw) THEN 'invalid_json'
-        WHEN unparsed OR ord(raw) <> 123 AND json_type(raw) <> 'OBJECT' THEN 'not_an_object'
+        WHEN CASE WHEN unparsed THEN NOT json_valid(raw) ELSE FALSE END THEN 'invalid_json'
+        WHEN unparsed OR CASE WHEN ord(raw) = 123 THEN FALSE ELSE json_type(raw) <> 'OBJECT' END
+            THEN 'not_an_object'
         WHEN is_envelope AND batch_kind <> 'array' THEN 'wrong_type'
         WHEN is_envelope AND json_array_length(raw, '$.batch') > {limits.max_batch_events}
             THEN 'batch_too_large'
@@ -460,9 +467,9 @@ FROM (
     return [
         parse,
         extract,
-        f"DROP TABLE {parsed}",
         check,
-        f"DROP TABLE {fields}",
         output,
-        f"DROP TABLE {checked}",
+        f"DROP VIEW {checked}",
+        f"DROP VIEW {fields}",
+        f"DROP TABLE {parsed}",
     ]
