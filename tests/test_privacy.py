@@ -114,7 +114,8 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         f"u-ada-1815,{ADA_EMAIL},{ADA_NAME},Engines Ltd\n"
         f"{BOB},bob.builder@example.net,Bob Builder,Builders Inc\n"
     )
-    ws = make_workspace(root / "ws")
+    # Raw lines kept: the hardest case for forget (they hold the person verbatim).
+    ws = make_workspace(root / "ws", "[ingest]\nkeep_raw = true\n")
     report = ingest_files(ws, [data / "events.jsonl"])
     assert report.quarantined == 2
     import_file(ws, "contacts", data / "contacts.csv")
@@ -431,7 +432,9 @@ def _retention_world(root: Path, toml: str, now: datetime) -> Workspace:
 
 def test_retention_drops_old_raw_text_only(tmp_path: Path) -> None:
     now = datetime.now(UTC)
-    ws = _retention_world(tmp_path, "[privacy]\nkeep_raw_days = 30\n", now)
+    ws = _retention_world(
+        tmp_path, "[ingest]\nkeep_raw = true\n[privacy]\nkeep_raw_days = 30\n", now
+    )
     before = {e["message_id"]: e for e in landed_events(ws)}
     report = privacy.apply_retention(ws, now, actor="cli:tester")
     assert report.cutoff == now - timedelta(days=30)

@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 
 from clientela.ingest.files import ingest_files
+from clientela.ingest.lander import LandingReport
 from clientela.workspace import Workspace
 from conftest import make_workspace
 from helpers import landed_events, quarantined
 from journeys import OMIT, Journeys
 
 
-def land(ws: Workspace, j: Journeys, tmp_path: Path, name: str = "events.jsonl") -> object:
+def land(ws: Workspace, j: Journeys, tmp_path: Path, name: str = "events.jsonl") -> LandingReport:
     return ingest_files(ws, [j.write(tmp_path / name)])
 
 
@@ -45,12 +46,28 @@ def test_each_call_type_lands_with_its_fields(workspace: Workspace, tmp_path: Pa
     assert rows["alias"]["previous_id"] == "a-old" and rows["alias"]["user_id"] == "u1"
 
 
-def test_raw_line_is_kept_verbatim(workspace: Workspace, tmp_path: Path) -> None:
-    """The stored raw text is the input line byte for byte (spacing and key order kept)."""
+def test_raw_line_is_kept_verbatim_when_asked(tmp_path: Path) -> None:
+    """With [ingest] keep_raw, the stored raw text is the input line byte for byte (spacing
+    and key order kept)."""
+    workspace = make_workspace(tmp_path / "ws", "[ingest]\nkeep_raw = true\n")
     line = '{ "type" : "track", "event":"X",  "userId":"u1", "zeta": 1, "alpha": [1, 2] }'
     report = land(workspace, Journeys().raw(line), tmp_path)
     assert report.accepted == 1
     assert landed_events(workspace)[0]["raw"] == line
+
+
+def test_raw_line_is_not_kept_by_default(workspace: Workspace, tmp_path: Path) -> None:
+    """By default an accepted event keeps its normalised fields only; a quarantined record
+    and a conflicting duplicate keep their raw bytes."""
+    first = '{"type": "track", "event": "X", "userId": "u1", "messageId": "m1"}'
+    clash = '{"type": "track", "event": "Y", "userId": "u1", "messageId": "m1"}'
+    broken = '{"type": "track", "userId": "u1"'
+    report = land(workspace, Journeys().raw(first).raw(clash).raw(broken), tmp_path)
+    assert (report.accepted, report.quarantined) == (1, 2)
+    [event] = landed_events(workspace)
+    assert event["raw"] is None and event["event"] == "X"
+    raws = sorted(bytes(r["raw"]).decode() for r in quarantined(workspace))
+    assert raws == sorted([clash, broken])
 
 
 def test_context_traits_merge_under_identify_traits(workspace: Workspace, tmp_path: Path) -> None:

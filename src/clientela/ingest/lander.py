@@ -283,8 +283,11 @@ class EventLander:
             target = self.workspace.events_dir / new_segment_name("events")
             with self.workspace.atomic_file(target) as tmp:
                 # Strings are nearly all distinct (ids, JSON): dictionary pages only cost time.
+                columns = _EVENT_COLUMNS
+                if not self.workspace.settings.ingest.keep_raw:
+                    columns = columns.replace('"raw"', 'NULL::VARCHAR AS "raw"')
                 con.execute(
-                    f"COPY (SELECT {_EVENT_COLUMNS}, '{self.ingest_id}' AS ingest_id "
+                    f"COPY (SELECT {columns}, '{self.ingest_id}' AS ingest_id "
                     f"FROM ({kept_sql})) TO '{_path_sql(tmp)}' "
                     "(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL -1, "
                     "STRING_DICTIONARY_PAGE_SIZE_LIMIT 1, ROW_GROUP_SIZE 500000)"

@@ -1,7 +1,8 @@
 """Retention of raw bytes: ``[privacy] keep_raw_days``.
 
-Every accepted event keeps the record as it came (``raw``, verbatim JSON text) next to its
-normalised columns, for explaining and replaying. After ``keep_raw_days`` days (counted from
+With ``[ingest] keep_raw = true`` every accepted event keeps the record as it came (``raw``,
+verbatim JSON text) next to its normalised columns, for explaining and replaying (by default
+it keeps none, and there is nothing to drop). After ``keep_raw_days`` days (counted from
 ``received_at``, when it reached clientela) the raw text is dropped: each segment holding
 older raw text is rewritten (atomically, like forget) with ``raw`` set to NULL on those rows.
 Every other column, and every row, stays: counts, scores and history do not change.
