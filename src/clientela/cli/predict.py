@@ -128,8 +128,9 @@ def print_top_clv(rows: list[dict[str, Any]], title: str) -> None:
         t.add_column(
             col,
             justify="left" if col in ("contact", "email") else "right",
-            no_wrap=col == "contact",
-            overflow="fold",
+            no_wrap=col in ("contact", "email"),
+            overflow="ellipsis" if col == "email" else "fold",
+            max_width=32 if col == "email" else None,
         )
     for r in rows:
         t.add_row(
@@ -155,7 +156,9 @@ def print_churn_risks(rows: list[dict[str, Any]], title: str, why_none: str | No
         t.add_column(
             col,
             justify="right" if col in ("churn risk", "CLV") else "left",
-            overflow="fold",
+            no_wrap=col in ("contact", "email"),
+            overflow="ellipsis" if col == "email" else "fold",
+            max_width=28 if col == "email" else None,
         )
     for r in rows:
         t.add_row(
