@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import published_predictions as hand
 import pytest
 from api_world import World, build
 from fastapi.testclient import TestClient
 
+import published_predictions as hand
 from clientela.api import create_app
 
 
