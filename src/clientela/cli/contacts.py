@@ -379,8 +379,10 @@ def explain(
     ] = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Why a contact's score is what it is: every rule and signal, adding up to the total;
-    then the contact's predictions (CLV, churn risk and their reasons, recommendations)."""
+    """Why a contact's score is what it is: every rule and signal, adding up to the total.
+
+    Then the contact's predictions: CLV, churn risk and its reasons, recommendations.
+    """
     from ibis import _
 
     from clientela.cli.predict import contact_predictions, print_contact_predictions

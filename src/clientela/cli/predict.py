@@ -252,8 +252,11 @@ def predict(
     as_of: AsOfOpt = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Fit the prediction models (the main job), publish, and print the model report:
-    parameters, back-tests beside their baselines, the top customers by CLV."""
+    """Fit and publish the predictions (the main job), then print the model report.
+
+    The report: fitted parameters with standard errors, each back-test beside its baseline,
+    the calibration bins, and the top customers by CLV.
+    """
     from dataclasses import asdict
 
     from clientela.errors import ConfigError
