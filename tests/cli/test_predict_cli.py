@@ -211,3 +211,19 @@ def test_a_version_published_before_the_prediction_tables_still_lists(tmp_path: 
     assert len(rows) == 8 and all(r["clv"] is None for r in rows)
     assert "predictions: none" in flat(ok("contacts", "show", "a", "-w", ws))
     assert "no lifetime-value model" in flat(ok("predict", "--no-run", "-w", ws))
+
+
+def test_predict_shows_any_models_backtest_and_writes_valid_json(tmp_path: Path) -> None:
+    """A back-test of a model beyond the three propensity ones is printed too, and a NaN
+    figure is null in the JSON (which stays valid JSON)."""
+    from clientela.workspace import open_workspace
+
+    ws = _world(tmp_path / "ws")
+    holdout = hand._bt("bgnbd", "mae", 0.42, 0.61, baseline_name="past rate", rows=482)
+    broken = hand._bt("churn", "auc", float("nan"), 0.5, baseline_name="random", rows=10)
+    hand.publish(open_workspace(Path(ws)), backtests=[holdout, broken])
+    out = flat(ok("predict", "--no-run", "-w", ws))
+    assert "bgnbd back-test, beside its baseline" in out and "mae │ 0.420 │ 0.610" in out
+    doc = json.loads(ok("predict", "--no-run", "--format", "json", "-w", ws))
+    churn = next(b for b in doc["backtests"] if b["model"] == "churn")
+    assert churn["metrics"][0]["value"] is None and churn["metrics"][0]["baseline"] == 0.5

@@ -6,6 +6,7 @@ The printing helpers here are shared with ``contacts show``, ``explain`` and ``d
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,6 +29,17 @@ from clientela.cli.output import _num, _when, console, styled
 def _prob(value: Any) -> str:
     """A probability as shown in tables: ``0.731``, or empty when unknown."""
     return "" if value is None else f"{value:.3f}"
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with NaN and infinities as None, in lists and dicts too (JSON has neither)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 def top_by(eng: Any, column: str, limit: int) -> list[dict[str, Any]]:
@@ -79,8 +91,11 @@ def print_model_report(report: Any) -> None:
         console.print(pt)
         if model.message:
             console.print(styled("  [yellow]note:[/] {}", model.message))
-    for name in PROPENSITY_MODELS:
-        why = missing_model(report, name)
+    # The propensity models always (saying why when they have nothing), then any other
+    # model with a back-test (a lifetime-value holdout, say).
+    others = [t.model for t in report.backtests if t.model not in PROPENSITY_MODELS]
+    for name in [*PROPENSITY_MODELS, *others]:
+        why = missing_model(report, name) if name in PROPENSITY_MODELS else None
         if why:
             console.print(why)
             continue
@@ -298,7 +313,7 @@ def predict(
             },
             "top_clv": best,
         }
-        text = json.dumps(document, default=str, indent=2)
+        text = json.dumps(_finite(document), default=str, indent=2, allow_nan=False)
         if out is not None:
             out.write_text(text + "\n", encoding="utf-8")
             console.print(f"wrote the model report to {out}")
