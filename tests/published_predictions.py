@@ -19,7 +19,7 @@ from clientela.workspace import Workspace
 T = datetime(2025, 3, 1, tzinfo=UTC)
 
 
-def _row(cid: str, **values: Any) -> dict[str, Any]:
+def prediction_row(cid: str, **values: Any) -> dict[str, Any]:
     row: dict[str, Any] = dict.fromkeys(SCHEMAS["predictions"].names)
     row.update(contact_id=cid, orders=1, transactions=1, frequency=0, time_unit="week")
     row.update(first_order_at=T, last_order_at=T, recency=0.0, age=8.0, revenue=10.0)
@@ -28,7 +28,7 @@ def _row(cid: str, **values: Any) -> dict[str, Any]:
 
 
 PREDICTIONS = [
-    _row(
+    prediction_row(
         "a",
         orders=4,
         transactions=4,
@@ -43,7 +43,7 @@ PREDICTIONS = [
         churn_band="low",
         churn_reasons="visited 3 times in the last 30 days; renewed twice",
     ),
-    _row(
+    prediction_row(
         "c",
         p_alive=0.5,
         expected_purchases=1.2,
@@ -53,7 +53,7 @@ PREDICTIONS = [
         churn_band="high",
         churn_reasons="no visit in 45 days; one order only",
     ),
-    _row(
+    prediction_row(
         "e",
         p_alive=0.2,
         expected_purchases=0.3,
@@ -63,8 +63,8 @@ PREDICTIONS = [
         churn_band="medium",
         churn_reasons="left a 2.6-star review",
     ),
-    _row("b"),
-    _row(
+    prediction_row("b"),
+    prediction_row(
         "h",
         purchase_propensity=0.65,
         purchase_band="high",
@@ -103,7 +103,7 @@ MODELS = [
 ]
 
 
-def _bt(
+def backtest_row(
     model: str, metric: str | None, value: float | None, baseline: float | None, **kw: Any
 ) -> dict[str, Any]:
     row: dict[str, Any] = dict.fromkeys(SCHEMAS["prediction_backtests"].names)
@@ -112,23 +112,27 @@ def _bt(
 
 
 BACKTESTS = [
-    _bt("churn", "auc", 0.81, 0.62, baseline_name="days since last order", rows=300),
-    _bt("churn", "lift_top_decile", 2.4, 1.5, baseline_name="days since last order", rows=300),
-    _bt("churn", "brier", 0.15, 0.21, baseline_name="days since last order", rows=300),
+    backtest_row("churn", "auc", 0.81, 0.62, baseline_name="days since last order", rows=300),
+    backtest_row(
+        "churn", "lift_top_decile", 2.4, 1.5, baseline_name="days since last order", rows=300
+    ),
+    backtest_row("churn", "brier", 0.15, 0.21, baseline_name="days since last order", rows=300),
     *[
-        _bt("churn", "calibration", observed, predicted, bin=i, rows=60)
+        backtest_row("churn", "calibration", observed, predicted, bin=i, rows=60)
         for i, (predicted, observed) in enumerate(
             ((0.05, 0.04), (0.2, 0.25), (0.4, 0.38), (0.6, 0.55), (0.85, 0.9))
         )
     ],
-    _bt(
+    backtest_row(
         "conversion",
         None,
         None,
         None,
         note="too few prospects converted to train (3, at least 20)",
     ),
-    _bt("recommendations", "hit_rate_at_k", 0.31, 0.12, baseline_name="most popular", rows=150),
+    backtest_row(
+        "recommendations", "hit_rate_at_k", 0.31, 0.12, baseline_name="most popular", rows=150
+    ),
 ]
 
 RECOMMENDATIONS = [

@@ -219,8 +219,8 @@ def test_predict_shows_any_models_backtest_and_writes_valid_json(tmp_path: Path)
     from clientela.workspace import open_workspace
 
     ws = _world(tmp_path / "ws")
-    holdout = hand._bt("bgnbd", "mae", 0.42, 0.61, baseline_name="past rate", rows=482)
-    broken = hand._bt("churn", "auc", float("nan"), 0.5, baseline_name="random", rows=10)
+    holdout = hand.backtest_row("bgnbd", "mae", 0.42, 0.61, baseline_name="past rate", rows=482)
+    broken = hand.backtest_row("churn", "auc", float("nan"), 0.5, baseline_name="random", rows=10)
     hand.publish(open_workspace(Path(ws)), backtests=[holdout, broken])
     out = flat(ok("predict", "--no-run", "-w", ws))
     assert "bgnbd back-test, beside its baseline" in out and "mae │ 0.420 │ 0.610" in out

@@ -142,3 +142,23 @@ def test_the_report_has_the_predictions_section(tmp_path: Any) -> None:
     assert len(plots) == 3  # histogram, heatmap, calibration
     payload = re.search(rf'data-plot="{plots[-1]}">(.*?)</script>', page)
     assert payload and json.loads(payload.group(1))["data"][1]["name"] == "churn"
+
+
+def test_a_nan_from_a_model_is_left_out_of_the_charts() -> None:
+    """A NaN calibration bin or P(alive) is not drawn, so the figure stays valid JSON."""
+    from clientela.report import _json_for_script
+
+    bins = [
+        hand.backtest_row("churn", "calibration", 0.3, 0.2, bin=0, rows=5),
+        hand.backtest_row("churn", "calibration", float("nan"), 0.5, bin=1, rows=5),
+    ]
+    odd = [*hand.PREDICTIONS, hand.prediction_row("z", p_alive=float("nan"), clv=float("inf"))]
+    canvas = Canvas()
+    panels.calibration(canvas, tables(backtests=bins))
+    panels.p_alive_heatmap(canvas, tables(predictions=odd))
+    panels.clv_distribution(canvas, tables(predictions=odd))
+    assert canvas.plots[0]["data"][1]["x"] == [0.2]
+    assert sum(n for row in canvas.plots[1]["data"][0]["customdata"] for n in row) == 3
+    assert sum(canvas.plots[2]["data"][0]["y"]) == 3
+    for plot in canvas.plots:
+        _json_for_script(plot)  # raises on NaN

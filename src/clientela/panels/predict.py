@@ -81,6 +81,11 @@ def _values(table: pa.Table, column: str) -> np.ndarray[Any, np.dtype[np.float64
     return values[np.isfinite(values)]
 
 
+def _finite(value: Any) -> bool:
+    """A number a chart can draw (not None, NaN or infinite)."""
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
 def _report(tables: Tables) -> published.ModelReport:
     return published.model_report(tables.models.to_pylist(), tables.backtests.to_pylist())
 
@@ -167,6 +172,8 @@ def p_alive_heatmap(canvas: Canvas, tables: Tables) -> str:
         p = np.asarray(have.column("p_alive").to_numpy(zero_copy_only=False), dtype=np.float64)
         x = np.asarray(have.column("frequency").to_numpy(zero_copy_only=False), dtype=np.float64)
         t = np.asarray(have.column("recency").to_numpy(zero_copy_only=False), dtype=np.float64)
+        kept = np.isfinite(p) & np.isfinite(x) & np.isfinite(t)
+        p, x, t = p[kept], x[kept], t[kept]
         top = float(t.max()) if t.size and t.max() > 0 else 1.0
         edges = np.linspace(0.0, top, RECENCY_BINS + 1)
         column = np.clip(np.searchsorted(edges, t, side="right") - 1, 0, RECENCY_BINS - 1)
@@ -287,15 +294,19 @@ def calibration(canvas: Canvas, tables: Tables) -> str:
             "hoverinfo": "skip",
         }
     ]
-    for i, test in enumerate(t for t in report.backtests if t.calibration):
+    drawn = [
+        (test, [f for f in test.calibration if _finite(f["baseline"]) and _finite(f["value"])])
+        for test in report.backtests
+    ]
+    for i, (test, bins) in enumerate((t, b) for t, b in drawn if b):
         data.append(
             {
                 "type": "scatter",
                 "mode": "lines+markers",
                 "name": test.model,
-                "x": [f["baseline"] for f in test.calibration],
-                "y": [f["value"] for f in test.calibration],
-                "customdata": [f["rows"] for f in test.calibration],
+                "x": [f["baseline"] for f in bins],
+                "y": [f["value"] for f in bins],
+                "customdata": [f["rows"] or 0 for f in bins],
                 "marker": {"color": PALETTE[(i + 1) % len(PALETTE)], "size": 8},
                 "hovertemplate": f"{esc(test.model)}: predicted %{{x:.3f}}, observed "
                 "%{y:.3f} (%{customdata:,} rows)<extra></extra>",
