@@ -99,6 +99,9 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert "published" in result.output and "identities" in result.output
     assert "grades (fit letter x engagement digit)" in result.output
     assert "next initiative:" in result.output  # a top prospect was explained
+    # It ends with the predictions: the top customers by CLV, and churn risks or why none.
+    assert "9. top customers by CLV" in result.output
+    assert "highest churn risks" in result.output and "no churn model yet" in result.output
     ws = str(tmp_path / "demo")
 
     # score replays a date and summarises; explain adds up; list filters and exports.

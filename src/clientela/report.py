@@ -1282,6 +1282,14 @@ class _Report:
 
     # -- the page ---------------------------------------------------------------------------
 
+    def predictions_section(self) -> str:
+        """The Predictions section, drawn by :mod:`clientela.panels.predict`."""
+        from clientela.panels import predict as panels
+
+        predict = self.settings.predict
+        tables = panels.read(self.engine, predict.horizon_months, predict.time_unit)
+        return panels.section(self, tables)
+
     def html(self) -> str:
         from plotly.offline import get_plotlyjs
 
@@ -1294,6 +1302,7 @@ class _Report:
             self.lifecycle_section(),
             self.community_section(),
             self.care_section(),
+            self.predictions_section(),
         ]
         nav = "".join(
             f'<a href="#{key}">{esc(title)}</a>'
@@ -1306,6 +1315,7 @@ class _Report:
                 ("lifecycle", "Lifecycle"),
                 ("community", "Community"),
                 ("care", "Care"),
+                ("predictions", "Predictions"),
             )
         )
         figures = "".join(

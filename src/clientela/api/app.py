@@ -1,7 +1,8 @@
 """The server's app factory: one FastAPI app per workspace.
 
 Routers: ingestion (``/v1/*``, Segment's HTTP Tracking API, :mod:`clientela.api.ingest`),
-the read API (``/api/*``, :mod:`clientela.api.read`), runs of the main job (``/api/runs``,
+the read API (``/api/*``, :mod:`clientela.api.read`; its predictions in
+:mod:`clientela.api.predict`), runs of the main job (``/api/runs``,
 :mod:`clientela.api.runs`), the admin API (``/api/admin/*``, :mod:`clientela.api.admin`) and
 the privacy API (``/api/privacy/*``, :mod:`clientela.api.privacy`).
 Which kind of key each takes is stated in :mod:`clientela.api.auth`. Errors are always JSON
@@ -15,6 +16,7 @@ from fastapi import FastAPI
 from clientela.api.admin import router as admin_router
 from clientela.api.errors import install_handlers
 from clientela.api.ingest import install as install_ingestion
+from clientela.api.predict import router as predict_router
 from clientela.api.privacy import router as privacy_router
 from clientela.api.read import router as read_router
 from clientela.api.runs import router as runs_router
@@ -33,6 +35,8 @@ def create_app(workspace: Workspace) -> FastAPI:
     app.state.workspace = workspace
     install_handlers(app)
     install_ingestion(app)  # /v1/*, and the HTTP log and its compactor for the app's life
+    # Before the read API: its contact sub-routes must precede /api/contacts/{contact:path}.
+    app.include_router(predict_router)  # /api/predictions*, /api/contacts/{c}/predictions...
     app.include_router(read_router)  # /api/* (read keys), /docs (Swagger UI, no CDN)
     app.include_router(runs_router)  # /api/runs (start: admin keys; follow: read keys)
     app.include_router(admin_router)  # /api/admin/* (admin keys)

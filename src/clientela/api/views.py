@@ -399,3 +399,131 @@ class Published(BaseModel):
     as_of: datetime | None = None
     models: list[str] = []
     tables: list[str] = []
+
+
+# --- predictions ----------------------------------------------------------------------------
+
+
+class Prediction(BaseModel):
+    """One contact's published predictions (``predictions``): lifetime value for buyers,
+    churn risk for customers, purchase propensity for prospects; empty where the model did
+    not score them."""
+
+    contact_id: str
+    email: str | None = None
+    label: str | None = Field(default=None, description="Grade and stage, e.g. 'A2 · customer'.")
+    stage: str | None = None
+    orders: int | None = None
+    transactions: int | None = Field(default=None, description="Buying days.")
+    frequency: int | None = Field(default=None, description="Repeat transactions (x).")
+    recency: float | None = Field(default=None, description="First to last transaction (t_x).")
+    age: float | None = Field(default=None, description="First transaction to the as-of (T).")
+    time_unit: str | None = None
+    monetary_value: float | None = Field(
+        default=None, description="Mean value of the repeat transactions."
+    )
+    revenue: float | None = None
+    first_order_at: datetime | None = None
+    last_order_at: datetime | None = None
+    p_alive: float | None = Field(default=None, description="P(alive), BG/NBD.")
+    expected_purchases: float | None = Field(
+        default=None, description="Purchases expected over the horizon."
+    )
+    expected_order_value: float | None = Field(default=None, description="Gamma-Gamma.")
+    clv: float | None = Field(default=None, description="Discounted value over the horizon.")
+    churn_risk: float | None = Field(default=None, description="P(churn within the horizon).")
+    churn_band: str | None = Field(default=None, description="high, medium or low.")
+    churn_reasons: list[str] = Field(default=[], description="Top contributing features.")
+    purchase_propensity: float | None = Field(
+        default=None, description="P(purchase within the horizon)."
+    )
+    purchase_band: str | None = None
+    purchase_reasons: list[str] = []
+
+
+class PredictionPage(Page):
+    as_of: datetime | None = None
+    items: list[Prediction]
+
+
+class Recommendation(BaseModel):
+    """A cross-sell or up-sell suggestion (``recommendations``), rank 1 the best."""
+
+    rank: int
+    kind: str = Field(description="cross_sell or up_sell.")
+    product_id: str
+    product_name: str | None = None
+    category: str | None = None
+    score: float | None = None
+    support: float | None = None
+    confidence: float | None = None
+    lift: float | None = None
+    because_of: str | None = Field(default=None, description="The product it follows from.")
+    reason: str | None = None
+
+
+class RecommendationList(BaseModel):
+    version: str
+    contact_id: str
+    items: list[Recommendation]
+    note: str | None = Field(default=None, description="Why there are none, when known.")
+
+
+class ContactPredictions(BaseModel):
+    """A contact's predictions and recommendations; ``notes`` say why a model has none."""
+
+    version: str
+    as_of: datetime | None = None
+    contact_id: str
+    prediction: Prediction | None = None
+    recommendations: list[Recommendation] = []
+    notes: list[str] = []
+
+
+class ModelParameter(BaseModel):
+    parameter: str
+    value: float | None = None
+    se: float | None = Field(default=None, description="Standard error.")
+
+
+class FittedModel(BaseModel):
+    """A lifetime-value model of ``prediction_models``: status ``fitted`` or ``failed``."""
+
+    model: str
+    status: str
+    message: str | None = None
+    customers: int | None = None
+    log_likelihood: float | None = None
+    parameters: list[ModelParameter] = []
+
+
+class BacktestFigure(BaseModel):
+    """One back-test figure beside the baseline's on the same held-out rows; for
+    ``calibration``, ``value`` is the observed rate in ``bin`` and ``baseline`` the mean
+    predicted probability."""
+
+    metric: str
+    label: str
+    bin: int | None = None
+    value: float | None = None
+    baseline: float | None = None
+    baseline_name: str | None = None
+    rows: int | None = None
+
+
+class Backtest(BaseModel):
+    model: str
+    metrics: list[BacktestFigure] = []
+    calibration: list[BacktestFigure] = []
+    notes: list[str] = []
+
+
+class ModelReport(BaseModel):
+    """The fitted parameters and the back-tests of the published version (``clientela
+    predict``); ``missing`` says, per model, why it has no figures yet."""
+
+    version: str
+    as_of: datetime | None = None
+    models: list[FittedModel]
+    backtests: list[Backtest]
+    missing: dict[str, str] = {}

@@ -9,6 +9,7 @@ by ``clientela --help``:
 - ``quarantine``: quarantine list|show|retry
 - ``run``: run, score
 - ``contacts``: contacts show|list, explain
+- ``predict``: predict
 - ``metrics``: metrics
 - ``report``: report
 - ``keys``: keys create|list|revoke
@@ -26,6 +27,7 @@ from clientela.cli import ingest  # noqa: F401  init, ingest, import
 from clientela.cli import quarantine  # noqa: F401
 from clientela.cli import run  # noqa: F401  run, score
 from clientela.cli import contacts  # noqa: F401  contacts, explain
+from clientela.cli import predict  # noqa: F401  the model report
 from clientela.cli import check  # noqa: F401  the tracking plan check
 from clientela.cli import metrics  # noqa: F401
 from clientela.cli import report  # noqa: F401

@@ -19,7 +19,7 @@ from clientela.cli.common import (
     _require_results,
     app,
 )
-from clientela.cli.output import _emit_rows, _num, _when, console, styled
+from clientela.cli.output import _emit_rows, _num, _when, console, err_console, styled
 
 contacts_app = typer.Typer(help="Look at contacts (run 'clientela run' first).")
 app.add_typer(contacts_app, name="contacts")
@@ -48,8 +48,10 @@ def contacts_show(
     events: Annotated[int, typer.Option(help="How many recent events to show.")] = 15,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """A contact: identities, traits, account and event timeline."""
+    """A contact: identities, traits, account, predictions and event timeline."""
     from ibis import _
+
+    from clientela.cli.predict import contact_predictions, print_contact_predictions
 
     with _engine(workspace) as eng:
         _require_results(eng)
@@ -100,6 +102,7 @@ def contacts_show(
         history = eng.to_arrow(
             eng.published("stage_history").filter(_.contact_id == cid).order_by("entered_at")
         ).to_pylist()
+        predicted, suggested = contact_predictions(eng, cid)
 
     console.print(
         styled(
@@ -112,6 +115,7 @@ def contacts_show(
         f"last seen {_when(profile.get('last_seen'))}  "
         f"events {total:,}  identified {profile.get('identified')}  in CRM {profile.get('in_crm')}"
     )
+    print_contact_predictions(predicted, suggested)
     idt = Table(title="identities")
     for col in ("kind", "value", "first seen", "last seen"):
         idt.add_column(col)
@@ -252,16 +256,51 @@ def contacts_list(
             "--identified/--anonymous", help="Only identified or only anonymous contacts."
         ),
     ] = None,
+    min_p_alive: Annotated[
+        float | None, typer.Option(help="P(alive) at least this (0 to 1).")
+    ] = None,
+    max_p_alive: Annotated[
+        float | None, typer.Option(help="P(alive) at most this (0 to 1).")
+    ] = None,
+    min_clv: Annotated[float | None, typer.Option(help="CLV at least this.")] = None,
+    min_churn_risk: Annotated[
+        float | None, typer.Option(help="Churn risk at least this (0 to 1).")
+    ] = None,
+    max_churn_risk: Annotated[
+        float | None, typer.Option(help="Churn risk at most this (0 to 1).")
+    ] = None,
+    min_purchase_propensity: Annotated[
+        float | None, typer.Option(help="Purchase propensity at least this (0 to 1).")
+    ] = None,
+    sort: Annotated[
+        str,
+        typer.Option(
+            help="grade (best grade, then most engaged), or the highest clv, p_alive, "
+            "churn_risk or purchase_propensity first."
+        ),
+    ] = "grade",
     fmt: Annotated[
         str, typer.Option("--format", help="table, csv, json or parquet (needs --out).")
     ] = "table",
     out: Annotated[Path | None, typer.Option(help="Write to this file instead.")] = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Contacts, best grade first (then most engaged), with filters."""
+    """Contacts, best grade first (then most engaged) or by a prediction, with filters."""
     from clientela.errors import ConfigError
-    from clientela.lifecycle import best_first, select_contacts
+    from clientela.lifecycle import select_contacts
     from clientela.metrics.base import FIT_LETTERS, check_values
+    from clientela.predict import published
+
+    bounds = {
+        "min_p_alive": min_p_alive,
+        "max_p_alive": max_p_alive,
+        "min_clv": min_clv,
+        "min_churn_risk": min_churn_risk,
+        "max_churn_risk": max_churn_risk,
+        "min_purchase_propensity": min_purchase_propensity,
+    }
+    published.check_bounds(**bounds)
+    published.check_sort(sort)
 
     if fmt not in ("table", "csv", "json", "parquet"):
         raise ConfigError("--format", fmt, "table, csv, json or parquet")
@@ -290,19 +329,45 @@ def contacts_list(
             min_engagement=min_engagement,
             max_engagement=max_engagement,
         )
-        ordered = best_first(t)
+        predictions = published.table(eng, "predictions")
+        t = published.with_predictions(t, predictions)
+        asked = [
+            c
+            for c in ("clv", "p_alive", "churn_risk", "purchase_propensity")
+            if c == sort or bounds.get(f"min_{c}") is not None or bounds.get(f"max_{c}") is not None
+        ]
+        for column in asked:
+            if not eng.to_arrow(predictions[column].count()).as_py():
+                # A filter on a column nobody has matches nobody: say why, away from data.
+                why = published.missing_column(eng, column)
+                err_console.print(styled("[yellow]hint:[/] {}", why), soft_wrap=True)
+        t = published.select_predictions(t, **bounds)
+        ordered = published.ordered(t, sort)
         if limit:
             ordered = ordered.limit(limit)
-        rows_table = eng.to_arrow(ordered.select(*LIST_COLUMNS))
+        rows_table = eng.to_arrow(ordered.select(*LIST_COLUMNS, *published.CONTACT_COLUMNS))
         total = int(eng.to_arrow(t.count()).as_py())
         if not total:
             _hint_if_nothing_landed(eng.workspace)
     if fmt == "table" and out is None:
-        # Terminal tables keep to what fits; csv, json and parquet carry every column.
-        rows_table = rows_table.select(
-            ["contact_id", "email", "label", "fit", "engagement", "audience_class", "account_id"]
-        )
+        # Terminal tables keep to what fits; csv, json and parquet carry every column. The
+        # predictions sorted or filtered by are shown instead of the class and account.
+        shown = ["contact_id", "email", "label", "fit", "engagement"]
+        shown += asked or ["audience_class", "account_id"]
+        rows_table = _probabilities_as_text(rows_table.select(shown))
     _emit_rows(rows_table, fmt, out, title=f"contacts ({rows_table.num_rows:,} of {total:,})")
+
+
+def _probabilities_as_text(rows_table: Any) -> Any:
+    """Probability columns as three-decimal text (the table's one decimal would hide them)."""
+    import pyarrow as pa
+
+    for name in ("p_alive", "churn_risk", "purchase_propensity"):
+        if name in rows_table.column_names:
+            values = rows_table.column(name).to_pylist()
+            text = pa.array([None if v is None else f"{v:.3f}" for v in values], pa.string())
+            rows_table = rows_table.set_column(rows_table.column_names.index(name), name, text)
+    return rows_table
 
 
 @app.command()
@@ -314,9 +379,13 @@ def explain(
     ] = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Why a contact's score is what it is: every rule and signal, adding up to the total."""
+    """Why a contact's score is what it is: every rule and signal, adding up to the total.
+
+    Then the contact's predictions: CLV, churn risk and its reasons, recommendations.
+    """
     from ibis import _
 
+    from clientela.cli.predict import contact_predictions, print_contact_predictions
     from clientela.errors import NotFoundError
     from clientela.scoring.grade import engagement_curve
 
@@ -340,6 +409,7 @@ def explain(
             .order_by(["dimension", _.event_at.desc(), "rule"])
         ).to_pylist()
         settings = eng.workspace.settings
+        predicted, suggested = contact_predictions(eng, cid)
     console.print(
         styled(
             "[bold]{}[/]  {}  as of {}", cid, view.get("label", ""), _when(run_info.get("as_of"))
@@ -351,6 +421,7 @@ def explain(
             f"not scored as a lead: audience class {view.get('audience_class')} "
             f"(policy {view.get('policy')}) — {view.get('evidence') or 'no model applies'}"
         )
+        print_contact_predictions(predicted, suggested)
         console.print(styled("[bold]next initiative:[/] {}", view.get("next_initiative")))
         return
     fit_rows = [r for r in rows if r["dimension"] == "fit"]
@@ -408,4 +479,5 @@ def explain(
             _num(view.get("tenure_days"), 0) or "-",
         )
     )
+    print_contact_predictions(predicted, suggested)
     console.print(styled("[bold]next initiative:[/] {}", view.get("next_initiative")))

@@ -144,9 +144,35 @@ def demo(
     report_command(
         out=root / "report.html", start=None, end=None, period=None, engine=None, workspace=root
     )
+    _print_predictions(root, directory)
     console.print(
         f"\nnext: open {directory}/report.html   |   clientela metrics list -w {directory}   |   "
         f"clientela contacts show ID -w {directory}   |   "
         f"clientela contacts list --class student -w {directory}   |   "
         f"clientela quarantine list -w {directory}"
     )
+
+
+def _print_predictions(root: Path, directory: Path) -> None:
+    """The ten customers with the highest CLV, and the ten highest churn risks with their
+    reasons (or why there are none yet)."""
+    from clientela.cli.predict import print_churn_risks, print_top_clv, top_by
+    from clientela.engine import connect
+    from clientela.predict.published import missing_column
+    from clientela.workspace import open_workspace
+
+    ws = open_workspace(root)
+    eng = connect(ws)
+    try:
+        best = top_by(eng, "clv", 10)
+        risks = top_by(eng, "churn_risk", 10)
+        why = None if risks else missing_column(eng, "churn_risk")
+    finally:
+        eng.close()
+    console.rule(f"9. top customers by CLV: clientela predict --no-run -w {directory}")
+    months = ws.settings.predict.horizon_months
+    print_top_clv(best, f"top {len(best)} customers by CLV (next {months} months)")
+    console.rule(
+        f"10. highest churn risks: clientela contacts list --sort churn_risk -w {directory}"
+    )
+    print_churn_risks(risks, f"{len(risks)} highest churn risks", why)
