@@ -394,7 +394,8 @@ def ranking_metrics(
 ) -> RankingMetrics:
     """Hit rate, recall and precision at ``k`` over the customers in ``bought`` with at
     least one product (a customer without a list scores zero); NaN without any."""
-    judged = [c for c, items in bought.items() if items]
+    # In id order, so that the sums (and their last bits) do not depend on row order.
+    judged = sorted(c for c, items in bought.items() if items)
     if not judged:
         nan = float("nan")
         return RankingMetrics(0, nan, nan, nan, nan)
