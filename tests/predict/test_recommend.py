@@ -198,3 +198,22 @@ def test_most_popular_skips_what_the_customer_has() -> None:
     buyers = {"kit": 7, "yarn": 3, "heddle": 3, "book": 2, "board": 2}
     assert most_popular(buyers, {"kit", "yarn"}, 2) == ["heddle", "board"]
     assert most_popular(buyers, set(buyers), 2) == []
+
+
+def test_no_orders_no_backtest_row_and_orders_without_lines_say_so(tmp_path: Path) -> None:
+    """A workspace without orders publishes no back-test row; orders without product lines
+    give one whose note says what is missing, and no suggestions."""
+    ws = make_workspace(tmp_path / "empty")
+    land(ws, Journeys().identify(user_id="ann", at=DAY0))
+    published = run_job(ws, as_of=DAY0 + timedelta(days=1))
+    assert published["recommendations"] == [] and published["prediction_backtests"] == []
+    ws = make_workspace(tmp_path / "bare")
+    j = Journeys()
+    for user in ("ann", "bob"):
+        j.track("Order Completed", user_id=user, properties={"revenue": 10}, at=DAY0)
+    land(ws, j)
+    published = run_job(ws, as_of=DAY0 + timedelta(days=1))
+    assert published["recommendations"] == []
+    (row,) = published["prediction_backtests"]
+    assert row["model"] == "recommendations" and row["value"] is None
+    assert "no order has product lines" in row["note"]

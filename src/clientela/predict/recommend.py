@@ -474,6 +474,8 @@ def backtest(
         }
         return pa.Table.from_pylist([row], schema=BACKTESTS_SCHEMA)
 
+    if not engine.to_arrow(lines.filter(_.secs <= as_of_secs).count()).as_py():
+        return too_little("no order has product lines (products[] items with a product_id or sku)")
     if len(bought) < options.min_backtest_customers:
         return too_little(
             f"{len(bought)} customers bought a new product in the last "
@@ -564,7 +566,10 @@ def recommend(
         known,
         options,
     )
+    # A workspace without orders has no model in play: no back-test row at all.
+    ordered = engine.to_arrow(purchase_summary.order_events(engine, settings).count()).as_py()
+    rows = backtest(engine, lines, allowed, as_of, options) if ordered else None
     return Recommendations(
         recommendations=suggestions,
-        backtests=ibis.memtable(backtest(engine, lines, allowed, as_of, options)),
+        backtests=ibis.memtable(BACKTESTS_SCHEMA.empty_table() if rows is None else rows),
     )
