@@ -4,6 +4,7 @@ the same landed Parquet, in the same run.
 
     .venv/bin/python bench/recommend.py                     # 20,000 demo contacts
     .venv/bin/python bench/recommend.py --contacts 2000 --keep /tmp/recs-demo
+    .venv/bin/python bench/recommend.py --keep /tmp/recs-demo --reuse   # the same world again
 
 Steps: generate the demo world (seed 7), land it, run the main job at the demo's as-of time
 (its ``prediction_backtests`` rows are printed), then time on their own, on DuckDB:
@@ -27,7 +28,10 @@ import shutil
 import sys
 import tempfile
 import time
+from collections import Counter
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -71,17 +75,72 @@ def build(root: Path, contacts: int) -> tuple[Workspace, float]:
     return ws, time.perf_counter() - started
 
 
+def segments(
+    engine: Any,
+    settings: Any,
+    identities: Any,
+    audience: Any,
+    traits: Any,
+    events: Any,
+    as_of: datetime,
+) -> None:
+    """The back-test split by segment: loom owners (B2C: own the home kit at T) and SaaS
+    customers (B2B: own a plan at T), each beside the overall most-popular baseline and the
+    most popular products *within the segment*, a baseline that already knows B2C from B2B."""
+    options = settings.predict.recommend
+    k = options.k
+    lines = recommend.teaching_lines(engine, settings, identities, audience)
+    allowed = recommend.eligible(audience, traits, events, options)
+    data = recommend.backtest_lists(engine, lines, allowed, as_of, options)
+    rows = engine.to_arrow(recommend.owned(lines, data.cut).select("contact_id", "product_id"))
+    owned: dict[str, set[str]] = {}
+    for contact, product in zip(
+        rows.column("contact_id").to_pylist(), rows.column("product_id").to_pylist(), strict=True
+    ):
+        owned.setdefault(contact, set()).add(product)
+    plans = {"loom-team", "loom-business", "loom-enterprise"}
+    for name, member in (
+        ("B2C (own the home kit)", lambda items: "home-kit" in items),
+        ("B2B (own a plan)", lambda items: bool(items & plans)),
+    ):
+        inside = {c for c, items in owned.items() if member(items)}
+        popular = Counter(p for c in inside for p in owned[c])
+        judged = {c: v for c, v in data.bought.items() if c in inside}
+        overall = {
+            c: recommend.most_popular(data.popularity, data.have.get(c, set()), k) for c in judged
+        }
+        local = {c: recommend.most_popular(popular, data.have.get(c, set()), k) for c in judged}
+        ours = recommend.ranking_metrics(data.suggested, judged, k)
+        print(f"  {name}: {ours.customers} judged customers")
+        for label, figures in (
+            ("model", ours),
+            ("most popular overall", recommend.ranking_metrics(overall, judged, k)),
+            ("most popular in segment", recommend.ranking_metrics(local, judged, k)),
+        ):
+            print(
+                f"    {label:<24} hit rate@{k} {figures.hit_rate:.3f}  recall@{k} "
+                f"{figures.recall:.3f}  precision@{k} {figures.precision:.3f}"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=20_000)
     parser.add_argument("--keep", type=Path, help="build the workspace here and keep it")
+    parser.add_argument(
+        "--reuse", action="store_true", help="with --keep: use the workspace already there"
+    )
     args = parser.parse_args()
     root = args.keep or Path(tempfile.mkdtemp(prefix="clientela-recs-"))
-    if root.exists() and args.keep:
-        shutil.rmtree(root)
     try:
-        ws, built = build(root, args.contacts)
-        print(f"demo world: {args.contacts:,} contacts, generated and landed in {built:.1f} s")
+        if args.reuse and args.keep and (root / "clientela.toml").exists():
+            ws = open_workspace(root)
+            print(f"demo world: reusing {root}")
+        else:
+            if args.keep and root.exists():
+                shutil.rmtree(root)
+            ws, built = build(root, args.contacts)
+            print(f"demo world: {args.contacts:,} contacts, generated and landed in {built:.1f} s")
         as_of = DemoSpec().end
         engine = connect(ws, "duckdb")
         try:
@@ -129,6 +188,7 @@ def main() -> None:
             )
             suggestions = engine.to_arrow(result.recommendations)
             step = time.perf_counter() - started
+            segments(engine, settings, identities, audience, traits, events, as_of)
         finally:
             engine.close()
         files = [str(p) for p in ws.segments(ws.events_dir)]

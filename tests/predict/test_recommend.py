@@ -158,6 +158,10 @@ def test_backtest_beats_the_most_popular_baseline(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path / "ws", toml)
     land(ws, j)
     published = run_job(ws, as_of=DAY0 + timedelta(days=30))
+    # As of day 30 c3 has the book (day 20), first on day 14: no longer suggested. With c6's
+    # board, kit→board is 3/7 like kit→heddle (same lift 8/7): the tie goes by id.
+    c3 = [r["product_id"] for r in _by_contact(published["recommendations"])["c3"]]
+    assert c3 == ["board", "heddle"]
     rows = {
         r["metric"]: r for r in published["prediction_backtests"] if r["model"] == "recommendations"
     }

@@ -430,6 +430,76 @@ def _day(secs: int) -> str:
     return datetime.fromtimestamp(secs, UTC).date().isoformat()
 
 
+@dataclass(frozen=True)
+class BacktestLists:
+    """What the back-test compares, per judged customer (see :func:`backtest_lists`)."""
+
+    cut: int
+    """T, in UTC epoch seconds."""
+    lines: int
+    """Order lines up to the as-of date."""
+    bought: dict[str, set[str]]
+    """Products each judged customer first bought in (T, as-of]."""
+    have: dict[str, set[str]]
+    """Products each judged customer owned at T."""
+    suggested: dict[str, list[str]]
+    """The model's suggestions for each judged customer, best first."""
+    popularity: dict[str, int]
+    """Buyers of each product at T."""
+
+
+def backtest_lists(
+    engine: Engine,
+    lines: ir.Table,
+    allowed: ir.Table,
+    as_of: datetime,
+    options: RecommendSettings,
+) -> BacktestLists:
+    """Learn from the orders up to T = as-of − ``backtest_days``, suggest for the allowed
+    customers who had bought by T and bought a new product after it, and fetch the lists
+    the figures are counted on (``lines`` and ``allowed`` as in :func:`backtest`)."""
+    as_of_secs = int(as_of.timestamp())
+    cut = as_of_secs - options.backtest_days * SECONDS_PER_DAY
+    before = owned(lines, cut)
+    new = (
+        owned(lines, as_of_secs)
+        .filter(_.first_secs > cut)
+        .semi_join(before.semi_join(allowed, "contact_id"), "contact_id")
+    )
+    # Only the customers who will be judged: the others' suggestions would not be counted.
+    judged = before.semi_join(new, "contact_id").select("contact_id", "product_id")
+    known = products(before, catalogue(lines.filter(_.secs <= cut)))
+    model = suggest(judged, rules(before, options.min_co_buyers), known, options)
+    fetched = {
+        name: engine.to_arrow(expr)
+        for name, expr in {
+            "bought": new.select("contact_id", "product_id"),
+            "have": judged,
+            "suggested": model.select("contact_id", "product_id", "rank").order_by(
+                ["contact_id", "rank"]
+            ),
+            "popularity": known.select("product_id", "buyers"),
+        }.items()
+    }
+    popularity = fetched["popularity"]
+    return BacktestLists(
+        cut=cut,
+        lines=int(engine.to_arrow(lines.filter(_.secs <= as_of_secs).count()).as_py()),
+        bought={
+            c: set(v) for c, v in _grouped(fetched["bought"], "contact_id", "product_id").items()
+        },
+        have={c: set(v) for c, v in _grouped(fetched["have"], "contact_id", "product_id").items()},
+        suggested=_grouped(fetched["suggested"], "contact_id", "product_id"),
+        popularity=dict(
+            zip(
+                popularity.column("product_id").to_pylist(),
+                popularity.column("buyers").to_pylist(),
+                strict=True,
+            )
+        ),
+    )
+
+
 def backtest(
     engine: Engine,
     lines: ir.Table,
@@ -445,23 +515,9 @@ def backtest(
     ``lines`` are the order lines that teach (:func:`order_lines`, classes left out);
     ``allowed`` the contacts who may get suggestions (:func:`eligible`)."""
     k = options.k
-    as_of_secs = int(as_of.timestamp())
-    cut = as_of_secs - options.backtest_days * SECONDS_PER_DAY
-    span = f"learned from orders up to {_day(cut)}, judged on {_day(cut)}..{_day(as_of_secs)}"
-    before = owned(lines, cut)
-    learned_rules = rules(before, options.min_co_buyers)
-    known = products(before, catalogue(lines.filter(_.secs <= cut)))
-    judged_before = before.semi_join(allowed, "contact_id")
-    new = (
-        owned(lines, as_of_secs)
-        .filter(_.first_secs > cut)
-        .semi_join(judged_before.select("contact_id").distinct(), "contact_id")
-    )
-    model = suggest(judged_before.select("contact_id", "product_id"), learned_rules, known, options)
-    bought_rows = engine.to_arrow(new.select("contact_id", "product_id"))
-    bought = {
-        c: set(items) for c, items in _grouped(bought_rows, "contact_id", "product_id").items()
-    }
+    data = backtest_lists(engine, lines, allowed, as_of, options)
+    end = _day(int(as_of.timestamp()))
+    span = f"learned from orders up to {_day(data.cut)}, judged on {_day(data.cut)}..{end}"
 
     def too_little(why: str) -> pa.Table:
         row = {
@@ -469,39 +525,27 @@ def backtest(
             "metric": "hit_rate_at_k",
             "bin": k,
             "baseline_name": BASELINE_NAME,
-            "rows": len(bought),
+            "rows": len(data.bought),
             "note": f"not back-tested: {why} ({span})",
         }
         return pa.Table.from_pylist([row], schema=BACKTESTS_SCHEMA)
 
-    if not engine.to_arrow(lines.filter(_.secs <= as_of_secs).count()).as_py():
+    if not data.lines:
         return too_little("no order has product lines (products[] items with a product_id or sku)")
-    if len(bought) < options.min_backtest_customers:
+    if len(data.bought) < options.min_backtest_customers:
         return too_little(
-            f"{len(bought)} customers bought a new product in the last "
+            f"{len(data.bought)} customers bought a new product in the last "
             f"{options.backtest_days} days, {options.min_backtest_customers} needed"
         )
-    suggested_rows = engine.to_arrow(
-        model.select("contact_id", "product_id", "rank").order_by(["contact_id", "rank"])
-    )
-    if suggested_rows.num_rows == 0:
+    if not data.suggested:
         return too_little(
-            f"no rule had {options.min_co_buyers} co-buyers and a lift above "
-            f"{options.min_lift:g} before the split"
+            "nothing could be suggested before the split (no cross-sell rule with "
+            f"{options.min_co_buyers} co-buyers and a lift above {options.min_lift:g}, "
+            f"no up-sell step with {options.min_co_buyers} buyers)"
         )
-    suggested = _grouped(suggested_rows, "contact_id", "product_id")
-    popularity_rows = engine.to_arrow(known.select("product_id", "buyers"))
-    ids = popularity_rows.column("product_id").to_pylist()
-    popularity = dict(zip(ids, popularity_rows.column("buyers").to_pylist(), strict=True))
-    have_rows = engine.to_arrow(
-        judged_before.semi_join(new.select("contact_id").distinct(), "contact_id").select(
-            "contact_id", "product_id"
-        )
-    )
-    have = {c: set(items) for c, items in _grouped(have_rows, "contact_id", "product_id").items()}
-    baseline = {c: most_popular(popularity, have.get(c, set()), k) for c in bought}
-    ours = ranking_metrics(suggested, bought, k)
-    theirs = ranking_metrics(baseline, bought, k)
+    baseline = {c: most_popular(data.popularity, data.have.get(c, set()), k) for c in data.bought}
+    ours = ranking_metrics(data.suggested, data.bought, k)
+    theirs = ranking_metrics(baseline, data.bought, k)
     note = f"k = {k}; {span}; baseline: the {k} most-bought products the customer did not have"
     rows = [
         {
