@@ -221,3 +221,23 @@ def test_no_orders_no_backtest_row_and_orders_without_lines_say_so(tmp_path: Pat
     (row,) = published["prediction_backtests"]
     assert row["model"] == "recommendations" and row["value"] is None
     assert "no order has product lines" in row["note"]
+
+
+@pytest.mark.parametrize(
+    ("toml", "key"),
+    [
+        ("[predict.recommend]\nk = 0", "predict.recommend.k"),
+        ("[predict.recommend]\nmin_co_buyers = 0", "predict.recommend.min_co_buyers"),
+        ("[predict.recommend]\nbacktest_days = -1", "predict.recommend.backtest_days"),
+        ("[predict.recommend]\nopt_out = 1", "predict.recommend.opt_out"),
+    ],
+)
+def test_bad_recommend_settings_name_the_key(tmp_path: Path, toml: str, key: str) -> None:
+    """A wrong ``[predict.recommend]`` setting is refused with its full key."""
+    from clientela.config import load_settings
+    from clientela.errors import ConfigError
+
+    path = tmp_path / "clientela.toml"
+    path.write_text(toml, encoding="utf-8")
+    with pytest.raises(ConfigError, match=f"setting '{key}'"):
+        load_settings(path)
