@@ -56,9 +56,6 @@ SECONDS_PER_DAY = 86_400
 BASELINE_NAME = "most_popular"
 MODEL_NAME = "recommendations"
 
-LINE_COLUMNS = ("contact_id", "message_id", "secs", "product_id", "name", "category", "price")
-RULE_COLUMNS = ("x", "y", "co_buyers", "support", "confidence", "lift")
-
 
 def order_lines(
     engine: Engine, settings: Settings, identities: ir.Table, events: ir.Table | None = None
@@ -98,7 +95,14 @@ def owned(lines: ir.Table, until_secs: int) -> ir.Table:
 def catalogue(lines: ir.Table) -> ir.Table:
     """One row per product: ``product_id``, ``name``, ``category`` and ``price`` of its latest
     order line (ties broken by order id)."""
-    order = [_.secs.desc(), _.message_id.desc(), _.price.desc(), _.name, _.category]
+    # Every key non-null: engines sort NULLs to different ends.
+    order = [
+        _.secs.desc(),
+        _.message_id.desc(),
+        _.price.fill_null(-1.0).desc(),
+        _.name,
+        _.category.fill_null(""),
+    ]
     latest = lines.mutate(n=ibis.row_number().over(group_by="product_id", order_by=order))
     return latest.filter(_.n == 0).select("product_id", "name", "category", "price")
 
