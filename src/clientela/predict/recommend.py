@@ -21,9 +21,9 @@ products is taken as of the as-of date. Then:
   ``k`` best per customer are kept, ranked by score, then kind, then product id.
 
 A product's name, category and price are those of its latest order line. Orders of the
-classes in ``[predict] exclude_classes`` are not sales and teach nothing; only ``buyer``
-contacts get suggestions (every non-buyer class is left out) and so do not opted-out ones
-(:func:`opted_out`).
+classes in ``[predict] exclude_classes`` are not sales and teach nothing. Only contacts of
+class ``buyer`` get suggestions (every non-buyer class is left out), and of those only the
+ones who have not opted out (:func:`opted_out`).
 
 The back-test (:func:`backtest`) learns from the orders up to T = as-of − ``backtest_days``,
 suggests for the customers who had bought by T and judges on the products they first bought
