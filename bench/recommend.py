@@ -12,6 +12,7 @@ Steps: generate the demo world (seed 7), land it, run the main job at the demo's
 * **clientela**: :func:`clientela.predict.recommend.recommend` from the published identities,
   audience and traits (order lines from the landed JSON, rules, suggestions for every
   eligible customer written to Arrow, and the back-test, which learns a second time);
+* with ``--spark``, the same step on Spark in local mode (session start timed apart);
 * **raw DuckDB**: one SQL statement over the landed events: order lines unnested, distinct
   (person, product), the per-person self-join and the pair counts (no identity stitching,
   classes, opt-outs, ranking or back-test: a floor, not the same work).
@@ -75,6 +76,29 @@ def build(root: Path, contacts: int) -> tuple[Workspace, float]:
     return ws, time.perf_counter() - started
 
 
+def time_step(engine: Any, ws: Workspace, as_of: datetime, split: bool) -> tuple[float, int, float]:
+    """Seconds of the recommendation step on ``engine`` from the published tables, the
+    suggestions it made and the load average before it; with ``split``, then print the
+    back-test by segment."""
+    engine.set_as_of(as_of)
+    settings = ws.settings
+    identities = engine.cache(engine.published("identities"))
+    audience = engine.cache(engine.published("audience"))
+    traits = engine.cache(engine.published("contact_traits"))
+    landed = engine.landed("events").select(
+        "message_id", "type", "event", "user_id", "anonymous_id", "timestamp"
+    )
+    events = engine.cache(contact_of_events(landed, identities, settings.identity.all_junk_ids()))
+    load = os.getloadavg()[0]
+    started = time.perf_counter()
+    result = recommend.recommend(engine, settings, identities, audience, traits, events, as_of)
+    made = engine.to_arrow(result.recommendations).num_rows
+    seconds = time.perf_counter() - started
+    if split:
+        segments(engine, settings, identities, audience, traits, events, as_of)
+    return seconds, made, load
+
+
 def segments(
     engine: Any,
     settings: Any,
@@ -130,6 +154,9 @@ def main() -> None:
     parser.add_argument(
         "--reuse", action="store_true", help="with --keep: use the workspace already there"
     )
+    parser.add_argument(
+        "--spark", action="store_true", help="also time the step on Spark (local mode)"
+    )
     args = parser.parse_args()
     root = args.keep or Path(tempfile.mkdtemp(prefix="clientela-recs-"))
     try:
@@ -170,25 +197,7 @@ def main() -> None:
             for row in published.slice(0, 6).to_pylist():
                 print(f"    {row['contact_id']} #{row['rank']} {row['kind']}: {row['reason']}")
 
-            engine.set_as_of(as_of)
-            settings = ws.settings
-            identities = engine.cache(engine.published("identities"))
-            audience = engine.cache(engine.published("audience"))
-            traits = engine.cache(engine.published("contact_traits"))
-            landed = engine.landed("events").select(
-                "message_id", "type", "event", "user_id", "anonymous_id", "timestamp"
-            )
-            events = engine.cache(
-                contact_of_events(landed, identities, settings.identity.all_junk_ids())
-            )
-            load = os.getloadavg()[0]
-            started = time.perf_counter()
-            result = recommend.recommend(
-                engine, settings, identities, audience, traits, events, as_of
-            )
-            suggestions = engine.to_arrow(result.recommendations)
-            step = time.perf_counter() - started
-            segments(engine, settings, identities, audience, traits, events, as_of)
+            step, made, load = time_step(engine, ws, as_of, split=True)
         finally:
             engine.close()
         files = [str(p) for p in ws.segments(ws.events_dir)]
@@ -197,13 +206,26 @@ def main() -> None:
         pairs = len(con.sql(RAW_PAIRS.format(files=files)).fetchall())
         raw = time.perf_counter() - started
         print(
-            f"recommendation step (clientela, DuckDB): {step:.2f} s for {suggestions.num_rows:,} "
+            f"recommendation step (clientela, DuckDB): {step:.2f} s for {made:,} "
             f"suggestions, back-test included (load average {load:.1f})"
         )
         print(
             f"raw DuckDB co-purchase pairs: {raw:.2f} s for {pairs:,} pairs "
             f"(load average {os.getloadavg()[0]:.1f}); ratio {step / raw:.1f}x"
         )
+        if args.spark:
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+            started = time.perf_counter()
+            spark = connect(ws, "spark")
+            print(f"Spark session: {time.perf_counter() - started:.1f} s")
+            try:
+                on_spark, made, load = time_step(spark, ws, as_of, split=False)
+            finally:
+                spark.close()
+            print(
+                f"recommendation step (clientela, Spark local): {on_spark:.2f} s for {made:,} "
+                f"suggestions, back-test included (load average {load:.1f})"
+            )
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
