@@ -23,6 +23,10 @@ AS_OF = datetime(2025, 6, 1, tzinfo=UTC)
 SETTINGS = """
 [audience]
 competitor_domains = ["rival.example"]
+
+[predict.recommend]
+min_co_buyers = 1
+min_lift = 0.5
 """
 
 
@@ -55,6 +59,13 @@ def _world(tmp_path: Path) -> Workspace:
         at=50,
     )
     j.track("Subscription Cancelled", user_id="bob", at=24 * 40)
+    # Recommendations: fay's lines name the kit's price (bob then gets yarn as a cross-sell
+    # and gus's bigger loom as an up-sell).
+    kit = {"product_id": "kit", "name": "Kit", "category": "Looms", "price": 100}
+    yarn = {"product_id": "yarn", "name": "Yarn", "category": "Yarn", "price": "9.5"}
+    j.track("Order Completed", user_id="fay", properties={"products": [kit, yarn]}, at=90)
+    big = {"product_id": "big", "name": "Big Loom", "category": "Looms", "price": 249.9}
+    j.track("Order Completed", user_id="gus", properties={"products": [big]}, at=91)
     # A yearly subscription moved to a monthly plan (subscriptions, the subscribed feature).
     yearly = {"subscription_id": "s1", "plan": "team", "amount": 1200, "interval": "annual"}
     j.track("Subscription Started", user_id="u1-new", properties=yearly, at=32)
@@ -405,3 +416,99 @@ def test_purchase_summary_and_predictions_are_identical_on_duckdb_and_spark(
     assert len(duck["predictions"]) == 150
     assert len(duck["models"]) == 7, duck["models"]  # 4 + 3 fitted parameters
     assert spark == duck
+
+
+def _taste_world(tmp_path: Path) -> Workspace:
+    """90 customers who buy by taste over 200 days (orders after the split and after the
+    as-of date too): enough for rules, suggestions of both kinds and a back-test."""
+    import random
+
+    ws = make_workspace(tmp_path / "ws", "[predict.recommend]\nbacktest_days = 60\n")
+    rng = random.Random(5)
+    catalogue = [
+        ("kit", "Looms", 120.0),
+        ("pro", "Looms", 310.0),
+        ("yarn", "Yarn", 9.5),
+        ("book", "Books", 22.0),
+        ("heddle", "Accessories", 18.9),
+        ("board", "Accessories", 45.0),
+        ("bag", "Accessories", 39.0),
+    ]
+    tastes = [(0.2, 0.05, 0.7, 0.6, 0.1, 0.05, 0.1), (0.2, 0.1, 0.1, 0.05, 0.6, 0.5, 0.3)]
+    j = Journeys(start=datetime(2025, 1, 1, 8, tzinfo=UTC))
+    for n in range(90):
+        taste = tastes[n % 2]
+        at = rng.uniform(0, 24 * 60)
+        while at < 24 * 200:
+            lines = [
+                {"product_id": p, "name": p.title(), "category": c, "price": v}
+                for (p, c, v), w in zip(catalogue, taste, strict=True)
+                if rng.random() < w
+            ]
+            if lines:
+                j.track("Order Completed", user_id=f"c{n}", properties={"products": lines}, at=at)
+            at += rng.expovariate(1 / (24 * 30))
+    ingest_files(ws, [j.write(tmp_path / "orders.jsonl")])
+    return ws
+
+
+def test_recommendations_and_their_backtest_are_identical_on_duckdb_and_spark(
+    tmp_path: Path, spark_session: Any
+) -> None:
+    """The co-purchase rules, the per-product counts, the suggestions (scores and reasons)
+    and the back-test's figures are the same on both engines."""
+    import ibis
+
+    from clientela import identity
+    from clientela.predict import recommend
+    from clientela.predict.tables import RECOMMENDATIONS_SCHEMA
+
+    ws = _taste_world(tmp_path)
+    options = ws.settings.predict.recommend
+    buyers = ibis.memtable(
+        {"contact_id": [f"c{n}" for n in range(90)], "audience_class": ["buyer"] * 90}
+    )
+    no_traits = ibis.memtable(
+        {"contact_id": ["-"], "trait": ["-"], "value": ["-"]},
+    )
+    no_events = ibis.memtable(
+        {
+            "contact_id": ["-"],
+            "type": ["-"],
+            "event": ["-"],
+            "timestamp": [PREDICT_AS_OF],
+        }
+    ).cast({"timestamp": "timestamp('UTC')"})
+    found: dict[str, dict[str, list[tuple[Any, ...]]]] = {}
+    for kind in ("duckdb", "spark"):
+        engine = connect(ws, kind)
+        try:
+            engine.set_as_of(PREDICT_AS_OF)
+            graph = identity.resolve(engine, ws.settings)
+            lines = recommend.order_lines(engine, ws.settings, graph.identities)
+            owned = recommend.owned(lines, int(PREDICT_AS_OF.timestamp()))
+            made = recommend.recommend(
+                engine,
+                ws.settings,
+                graph.identities,
+                buyers,
+                no_traits,
+                no_events,
+                PREDICT_AS_OF,
+            )
+            found[kind] = {
+                "rules": _rows(engine, recommend.rules(owned, options.min_co_buyers)),
+                "products": _rows(engine, recommend.products(owned, recommend.catalogue(lines))),
+                "recommendations": _rows(engine, made.recommendations),
+                "backtests": _rows(engine, made.backtests),
+            }
+        finally:
+            engine.close()
+    duck, spark = found["duckdb"], found["spark"]
+    at = sorted(RECOMMENDATIONS_SCHEMA.names).index("kind")  # _rows sorts the columns
+    kinds = {row[at] for row in duck["recommendations"]}
+    assert kinds == {"cross_sell", "up_sell"}, kinds
+    assert len(duck["backtests"]) == 4, duck["backtests"]
+    for name in duck:
+        assert duck[name], name
+        assert spark[name] == duck[name], name

@@ -888,6 +888,37 @@ class ScoringSettings(_Section):
     """Model names in order of preference; empty = the order of [models]."""
 
 
+class RecommendSettings(_Section):
+    """Cross-sell and up-sell (``[predict.recommend]``): how many suggestions, how much
+    evidence a rule needs, who must not get any, and how the back-test splits time."""
+
+    k: int = Field(default=3, ge=1, le=50)
+    """Suggestions per customer (and the k of the back-test's hit rate and recall at k)."""
+    min_co_buyers: int = Field(default=5, ge=1)
+    """A rule X -> Y needs at least this many customers who bought both (an up-sell, this
+    many buyers of the step-up product in the category)."""
+    min_lift: float = Field(default=1.0, ge=0)
+    """A cross-sell rule must beat the base rate by more than this factor (lift > 1.0)."""
+    price_unit: str = "€"
+    """Written after an up-sell's price in its reason ("the step up at 45 €")."""
+    opt_out_traits: dict[str, str] = Field(
+        default_factory=lambda: {
+            "unsubscribed": "true",
+            "marketing_opt_out": "true",
+            "email_opt_in": "false",
+        }
+    )
+    """A contact whose trait has this value (case-insensitive) gets no suggestions."""
+    opt_out_events: list[str] = Field(default_factory=lambda: ["Unsubscribed"])
+    opt_in_events: list[str] = Field(default_factory=lambda: ["Resubscribed"])
+    """A contact whose latest event of these two lists is an opt-out gets no suggestions."""
+    backtest_days: int = Field(default=90, ge=1)
+    """The back-test learns from orders up to as-of minus this many days and is judged on
+    the products first bought after that."""
+    min_backtest_customers: int = Field(default=10, ge=1)
+    """Fewer judged customers than this: the back-test row only says what is missing."""
+
+
 class PredictSettings(_Section):
     """Customer lifetime value (``[predict]``): which events are orders, where their value is,
     and how the BG/NBD and Gamma-Gamma predictions are turned into money."""
@@ -911,6 +942,7 @@ class PredictSettings(_Section):
     """Fewer customers than this is too little data for BG/NBD (no fit is attempted)."""
     min_repeat_customers: int = Field(default=10, gt=1)
     """Fewer customers with a repeat purchase than this is too little data for either model."""
+    recommend: RecommendSettings = Field(default_factory=RecommendSettings)
 
     @field_validator("value_properties")
     @classmethod

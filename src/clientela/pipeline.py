@@ -18,7 +18,7 @@ import ibis.expr.types as ir
 
 from clientela import audience, identity, lifecycle, profiles, scoring, stages
 from clientela.engine import Engine
-from clientela.predict import clv
+from clientela.predict import clv, recommend
 from clientela.predict import tables as prediction_tables
 from clientela.scoring import events as scoring_events
 from clientela.workspace import Workspace
@@ -139,6 +139,16 @@ def compute(
     )
     # Lifetime value (BG/NBD + Gamma-Gamma), fitted in the driver on the purchase summary.
     predicted = clv.predict(engine, settings, graph.identities, classes.classes, moment)
+    # Cross-sell and up-sell from co-purchases, with their back-test.
+    suggested = recommend.recommend(
+        engine,
+        settings,
+        graph.identities,
+        classes.classes,
+        contact_traits,
+        built.contact_events,
+        moment,
+    )
     run_info = ibis.memtable({"as_of": [moment], "models": [", ".join(settings.model_order())]})
     run_info = run_info.cast({"as_of": "timestamp('UTC')"})
     return {
@@ -163,8 +173,10 @@ def compute(
             predicted.predictions, prediction_tables.empty(prediction_tables.PROPENSITY_SCHEMA)
         ),
         "prediction_models": predicted.models,
-        "recommendations": prediction_tables.empty(prediction_tables.RECOMMENDATIONS_SCHEMA),
-        "prediction_backtests": prediction_tables.empty(prediction_tables.BACKTESTS_SCHEMA),
+        "recommendations": suggested.recommendations,
+        "prediction_backtests": prediction_tables.empty(prediction_tables.BACKTESTS_SCHEMA).union(
+            suggested.backtests
+        ),
         "run_info": run_info,
     }
 

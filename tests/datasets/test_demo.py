@@ -389,3 +389,26 @@ def test_segment_shapes_and_cross_contact_links(world: tuple[Path, DemoSummary])
     assert {m["properties"]["author_role"] for m in replies} == {"agent", "customer", "bot"}
     orders = [m for m in good if m.get("event") == "Order Completed"]
     assert all(m["properties"]["currency"] == "EUR" and m["properties"]["products"] for m in orders)
+
+
+def test_purchases_have_affinities_to_learn(world: tuple[Path, DemoSummary]) -> None:
+    """Yarn-pack buyers buy pattern books far more often than other loom owners (B2C tastes),
+    and some B2B customers move up a plan (the up-sell in the data)."""
+    out, _ = world
+    good, _ = _messages(out)
+    owned: dict[int, set[str]] = {}
+    for m in good:
+        if m.get("event") == "Order Completed":
+            items = {line["product_id"] for line in m["properties"]["products"]}
+            owned.setdefault(_contact_index(m), set()).update(items)
+    looms = [items for items in owned.values() if "home-kit" in items]
+    with_yarn = [items for items in looms if "yarn-pack" in items]
+    without = [items for items in looms if "yarn-pack" not in items]
+    assert with_yarn and without
+
+    def share(group: list[set[str]]) -> float:
+        return sum("pattern-book" in items for items in group) / len(group)
+
+    assert share(with_yarn) > 1.5 * share(without)
+    plans = {"loom-team", "loom-business", "loom-enterprise"}
+    assert any(len(items & plans) == 2 for items in owned.values())

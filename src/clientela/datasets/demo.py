@@ -326,6 +326,31 @@ _B2C_PRODUCTS: tuple[tuple[str, str, str, str, float], ...] = (
     ("warping-board", "NWL-AC-WB", "Warping Board", "Accessories", 45.0),
 )
 _ACCESSORIES = _B2C_PRODUCTS[2:]
+# What a loom owner goes on to buy depends on how they weave: per taste, the chance that an
+# order holds each accessory (in _ACCESSORIES order: shuttle set, yarn pack, heddle, carry
+# bag, pattern book, warping board). The cross-sell has these affinities to find.
+_TASTES: tuple[tuple[float, ...], ...] = (
+    (0.15, 0.60, 0.08, 0.08, 0.50, 0.05),  # pattern weavers: yarn and pattern books
+    (0.40, 0.08, 0.50, 0.15, 0.05, 0.40),  # gear: shuttles, heddles, then a warping board
+    (0.45, 0.15, 0.10, 0.55, 0.10, 0.05),  # weaving on the go: a carry bag and shuttles
+)
+
+
+def _taste(index: int) -> tuple[float, ...]:
+    """A B2C customer's taste, fixed by their index (no RNG draw)."""
+    return _TASTES[_mix(index ^ 0x7A57E) % len(_TASTES)]
+
+
+def _favourite(taste: tuple[float, ...], u: float) -> tuple[str, str, str, str, float]:
+    """One accessory drawn in proportion to the taste's weights (``u`` uniform in [0, 1))."""
+    x = u * sum(taste)
+    for product, weight in zip(_ACCESSORIES, taste, strict=True):
+        x -= weight
+        if x < 0:
+            return product
+    return _ACCESSORIES[-1]
+
+
 # plan name, product_id, sku, monthly price per seat (EUR)
 _B2B_PLAN_ROWS = (
     (B2B_PLANS[0], "loom-team", "NWL-SAAS-TEAM", 12.0),
@@ -1830,12 +1855,24 @@ class _Journey:
             renew_until = end if outcome in ("dormant", "reactivated") else stop
             self.renewals(buy, renew_until, period, subscription, revenue)
             subscribed = True
+            # The up-sell: two in five growing teams move up a plan (an order of the bigger
+            # plan, its seats billed from then on).
+            step = _B2B_PLAN_ROWS.index(acc.plan)
+            grows = _mix(p.index ^ 0x5EA75) % 5 < 2
+            if outcome in ("active", "fan") and step < 2 and grows and stop - buy > 60 * _DAY:
+                bigger = _B2B_PLAN_ROWS[step + 1]
+                at = self.w.place(rng, buy + 30 * _DAY + int(r() * (stop - buy - 60 * _DAY)), True)
+                line = self.line((bigger[1], bigger[2], bigger[0], "SaaS", bigger[3]), seats)
+                self.order(at, [line])
         else:
             lines = [self.line(_B2C_PRODUCTS[0], 1)]
             subscribed = p.yarn_club
             if subscribed:
                 lines.append(self.line(_B2C_PRODUCTS[1], 1))
-            lines.extend(self.line(a, 1) for a in _ACCESSORIES if r() < 0.1)
+            taste = _taste(p.index)
+            lines.extend(
+                self.line(a, 1) for a, w in zip(_ACCESSORIES, taste, strict=True) if r() < w / 4
+            )
             plan, revenue = "Loom Yarn Club", _B2C_PRODUCTS[1][4]
             subscription = {"subscription_id": sub_id, "plan": plan, "interval": "month"}
             subscription["mrr"] = revenue
@@ -1874,7 +1911,8 @@ class _Journey:
                 plan, product_id, sku, price = acc.plan
                 self.order(back + 5 * _MIN, [self.line((product_id, sku, plan, "SaaS", price), 2)])
             else:
-                self.order(back + 5 * _MIN, [self.line(_ACCESSORIES[int(r() * 6)], 1)])
+                favourite = _favourite(_taste(p.index), r())
+                self.order(back + 5 * _MIN, [self.line(favourite, 1)])
             self.engaged(back, end, intensity, app)
         if outcome == "fan":
             self.community()
@@ -1912,8 +1950,13 @@ class _Journey:
             while t < b:
                 at = self.w.place(rng, t, False)
                 at = self.pages(at, self.device_at(at), "b2c_customer", 2 + int(r() * 3))
-                picks = [self.line(x, 1 + int(r() * 2)) for x in _ACCESSORIES if r() < 0.25]
-                self.order(at, picks or [self.line(_ACCESSORIES[int(r() * 6)], 1)])
+                taste = _taste(p.index)
+                picks = [
+                    self.line(x, 1 + int(r() * 2))
+                    for x, w in zip(_ACCESSORIES, taste, strict=True)
+                    if r() < w
+                ]
+                self.order(at, picks or [self.line(_favourite(taste, r()), 1)])
                 t += int(rng.expovariate(intensity / (120 * _DAY)))
 
     def review(self, t: int, rating: int) -> None:

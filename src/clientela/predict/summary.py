@@ -42,6 +42,16 @@ def _value_column(key: str) -> str:
     return "v_" + "".join(c if c.isalnum() else "_" for c in key)
 
 
+def order_events(engine: Engine, settings: Settings, events: ir.Table | None = None) -> ir.Table:
+    """The landed order events (``[predict] order_events``): ``message_id``, ``user_id``,
+    ``anonymous_id``, ``timestamp`` and ``properties`` (default: ``engine.landed("events")``)."""
+    landed = engine.landed("events") if events is None else events
+    wanted = (_.type == "track") & _.event.isin(settings.predict.order_events)
+    return landed.filter(wanted).select(
+        "message_id", "user_id", "anonymous_id", "timestamp", "properties"
+    )
+
+
 def orders(
     engine: Engine, settings: Settings, identities: ir.Table, events: ir.Table | None = None
 ) -> ir.Table:
@@ -52,10 +62,7 @@ def orders(
     engine's as-of time); ``identities`` the resolved identity graph's ``identities``.
     """
     predict = settings.predict
-    landed = engine.landed("events") if events is None else events
-    order_rows = landed.filter((_.type == "track") & _.event.isin(predict.order_events)).select(
-        "message_id", "user_id", "anonymous_id", "timestamp", "properties"
-    )
+    order_rows = order_events(engine, settings, events)
     paths = {_value_column(key): key for key in predict.value_properties}
     with_values = engine.json_fields(order_rows, {"properties": paths})
     lines = engine.json_array_items(

@@ -66,7 +66,8 @@ BACKTESTS_SCHEMA = pa.schema(
 ``calibration`` with ``bin``), the model's ``value`` and the ``baseline``'s on the same
 held-out rows, how many ``rows`` it was measured on, and a ``note`` (e.g. why a model could
 not be trained). For ``calibration``, ``value`` is the observed rate in the bin and
-``baseline`` the mean predicted probability."""
+``baseline`` the mean predicted probability. For the recommendations' ``hit_rate_at_k``,
+``recall_at_k``, ``precision_at_k`` and ``coverage_at_k``, ``bin`` is k."""
 
 
 def empty(schema: pa.Schema) -> ir.Table:
