@@ -18,7 +18,7 @@ import ibis.expr.types as ir
 
 from clientela import audience, identity, lifecycle, profiles, scoring, stages
 from clientela.engine import Engine
-from clientela.predict import clv
+from clientela.predict import clv, propensity
 from clientela.predict import tables as prediction_tables
 from clientela.scoring import events as scoring_events
 from clientela.workspace import Workspace
@@ -139,6 +139,10 @@ def compute(
     )
     # Lifetime value (BG/NBD + Gamma-Gamma), fitted in the driver on the purchase summary.
     predicted = clv.predict(engine, settings, graph.identities, classes.classes, moment)
+    # Churn risk and purchase propensity, learnt from the replayed history (back-tested).
+    propensities = propensity.predict(
+        engine, settings, events, placed.history, scores.primary, classes.classes, moment
+    )
     run_info = ibis.memtable({"as_of": [moment], "models": [", ".join(settings.model_order())]})
     run_info = run_info.cast({"as_of": "timestamp('UTC')"})
     return {
@@ -159,12 +163,10 @@ def compute(
         "lifecycle": view,
         "account_scores": accounts,
         "activity": scoring_events.activity(settings, built.contact_events),
-        "predictions": prediction_tables.combine(
-            predicted.predictions, prediction_tables.empty(prediction_tables.PROPENSITY_SCHEMA)
-        ),
+        "predictions": prediction_tables.combine(predicted.predictions, propensities.propensities),
         "prediction_models": predicted.models,
         "recommendations": prediction_tables.empty(prediction_tables.RECOMMENDATIONS_SCHEMA),
-        "prediction_backtests": prediction_tables.empty(prediction_tables.BACKTESTS_SCHEMA),
+        "prediction_backtests": propensities.backtests,
         "run_info": run_info,
     }
 
