@@ -6,8 +6,9 @@ contact had done by the cut-off T and what happened in (T, T + N]. The *test* cu
 days before the as-of date; the training cut-offs end N days before the test cut-off, so
 nothing the model learns from happened after the test cut-off.
 
-**Model.** A transparent one: every feature through ``log1p`` (counts and day spans are
-skewed), standardised, into a scikit-learn logistic regression (L2, C = 1). Its probabilities
+**Model.** A transparent one: the features (counts and day spans through ``log1p``, as they
+are skewed; fit, engagement and the mean rating as they are), standardised, into a
+scikit-learn logistic regression (L2, C = 0.1). Its probabilities
 are calibrated with Platt scaling fitted on 3-fold cross-validated scores of the training rows
 (``CalibratedClassifierCV(method="sigmoid", ensemble=False)``: one regression on all the rows,
 so every contact's contributions come from one set of coefficients). A feature's
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from functools import partial
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -59,6 +61,11 @@ MODELS: dict[str, tuple[str, str, str]] = {
     "conversion": ("prospect", "purchased", "prospects bought"),
 }
 BASELINE_NAME = "grade at the cut-off"
+REGULARISATION = 0.1
+"""The logistic regression's C (inverse L2 strength): strong, as there are some 40 features
+for a few hundred to a few thousand rows; it also keeps correlated features' weights small."""
+REASON_MIN = 0.05
+"""A contribution below this many log-odds is not told as a reason."""
 
 
 def _count(value: float, one: str, many: str) -> str:
@@ -117,8 +124,17 @@ def describe(feature: str, value: float) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def _safe_log(x: np.ndarray) -> np.ndarray:
-    return np.asarray(np.sign(x) * np.log1p(np.abs(x)), dtype=float)
+LINEAR_FEATURES = frozenset({"fit", "engagement", "mean_rating"})
+"""Features already on a bounded scale: the model sees them as they are (the rest through
+``log1p``, since counts and day spans are skewed)."""
+
+
+def _log_some(x: np.ndarray, columns: Sequence[int]) -> np.ndarray:
+    """``log1p`` (sign kept) of the given columns, the others unchanged."""
+    out = np.array(x, dtype=float, copy=True)
+    picked = list(columns)
+    out[:, picked] = np.sign(out[:, picked]) * np.log1p(np.abs(out[:, picked]))
+    return out
 
 
 def prepare(values: np.ndarray, names: Sequence[str]) -> np.ndarray:
@@ -166,11 +182,12 @@ def train(x: np.ndarray, y: np.ndarray, names: Sequence[str]) -> Trained:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
+    logged = [i for i, name in enumerate(names) if name not in LINEAR_FEATURES]
     pipeline = make_pipeline(
-        FunctionTransformer(_safe_log),
+        FunctionTransformer(partial(_log_some, columns=logged)),
         SimpleImputer(strategy="median", keep_empty_features=True),
         StandardScaler(),
-        LogisticRegression(C=1.0, max_iter=2000),
+        LogisticRegression(C=REGULARISATION, max_iter=3000),
     )
     model = CalibratedClassifierCV(pipeline, method="sigmoid", cv=3, ensemble=False)
     with warnings.catch_warnings():
@@ -199,7 +216,7 @@ def reasons(
     """Per row, its ``top`` positive contributions in words, strongest first, ``; ``-joined."""
     out = []
     for row, values in zip(contributions, raw, strict=True):
-        order = [i for i in np.argsort(-row, kind="stable") if row[i] > 0][:top]
+        order = [i for i in np.argsort(-row, kind="stable") if row[i] > REASON_MIN][:top]
         out.append("; ".join(describe(names[i], float(values[i])) for i in order))
     return out
 
