@@ -34,10 +34,10 @@ from __future__ import annotations
 
 import math
 import warnings
-from functools import partial
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import ibis
@@ -57,8 +57,8 @@ DIGITS = 6
 
 # model name -> (population, label column, what a positive is, in words)
 MODELS: dict[str, tuple[str, str, str]] = {
-    "churn": ("customer", "churned", "customers churned"),
-    "conversion": ("prospect", "purchased", "prospects bought"),
+    "churn": ("customer", "churned", "a customer churned"),
+    "conversion": ("prospect", "purchased", "a prospect bought"),
 }
 BASELINE_NAME = "grade at the cut-off"
 REGULARISATION = 0.1
@@ -297,9 +297,9 @@ def fit_model(
 
     if positives < options.min_positives:
         return note(
-            f"{positives} {positives_word} in the training windows "
-            f"({len(cutoffs.train)} cut-offs, {options.horizon_days} days each), "
-            f"at least {options.min_positives} needed",
+            f"{positives} times {positives_word} within {options.horizon_days} days of a "
+            f"training cut-off ({len(cutoffs.train)} cut-offs, {train_rows} rows), at least "
+            f"{options.min_positives} needed",
             train_rows,
         )
     if train_rows < options.min_rows:
