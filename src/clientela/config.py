@@ -906,7 +906,7 @@ class PropensitySettings(_Section):
     """How many top contributing features are told per contact."""
     label_trait: str = ""
     """A CRM contact trait holding a yes/no outcome (e.g. ``churned``): train a model on the
-    imported traits against it (:func:`clientela.predict.propensity.train_on_traits`)."""
+    imported traits against it (:func:`clientela.predict.traits.train_on_traits`)."""
 
     @model_validator(mode="after")
     def _bands(self) -> PropensitySettings:

@@ -141,7 +141,14 @@ def compute(
     predicted = clv.predict(engine, settings, graph.identities, classes.classes, moment)
     # Churn risk and purchase propensity, learnt from the replayed history (back-tested).
     propensities = propensity.predict(
-        engine, settings, events, placed.history, scores.primary, classes.classes, moment
+        engine,
+        settings,
+        events,
+        placed.history,
+        scores.primary,
+        classes.classes,
+        moment,
+        contact_traits,
     )
     run_info = ibis.memtable({"as_of": [moment], "models": [", ".join(settings.model_order())]})
     run_info = run_info.cast({"as_of": "timestamp('UTC')"})

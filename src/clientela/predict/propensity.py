@@ -455,11 +455,19 @@ def predict(
     primary: ir.Table,
     audience: ir.Table,
     as_of: datetime,
+    contact_traits: ir.Table | None = None,
 ) -> Propensities:
-    """Build the rows, back-test and fit both models, score the contacts as of ``as_of``."""
+    """Build the rows, back-test and fit both models, score the contacts as of ``as_of``.
+
+    With ``[predict.propensity] label_trait`` set, a model of that trait is also trained on
+    ``contact_traits`` (:func:`clientela.predict.traits.train_on_traits`, back-test rows with
+    model ``churn_traits``); it gives the churn risk of the contacts whose label is negative
+    and who have none from the event history."""
     options = settings.predict.propensity
     backtest_rows: list[dict[str, Any]] = []
     per_contact: dict[str, dict[str, Any]] = {}
+    if options.label_trait and contact_traits is not None:
+        _from_traits(engine, options, contact_traits, backtest_rows, per_contact)
     try:
         feature_rows.roles(settings)
     except ClientelaError as exc:
@@ -494,6 +502,32 @@ def predict(
             entry[f"{prefix}_band"] = band(float(p), options)
             entry[f"{prefix}_reasons"] = why
     return _tables(per_contact, backtest_rows)
+
+
+def _from_traits(
+    engine: Engine,
+    options: PropensitySettings,
+    contact_traits: ir.Table,
+    backtest_rows: list[dict[str, Any]],
+    per_contact: dict[str, dict[str, Any]],
+) -> None:
+    """The label-trait model's back-test rows and churn risks (added in place)."""
+    from clientela.predict.traits import train_on_traits
+
+    traits = engine.to_arrow(
+        contact_traits.select("contact_id", "trait", "value").order_by("contact_id", "trait")
+    )
+    fitted = train_on_traits(traits, options.label_trait, options)
+    backtest_rows.extend(fitted.rows)
+    if fitted.probabilities is None:
+        return
+    for contact, p, why in zip(fitted.contacts, fitted.probabilities, fitted.reasons, strict=True):
+        per_contact[contact] = {
+            "contact_id": contact,
+            "churn_risk": float(p),
+            "churn_band": band(float(p), options),
+            "churn_reasons": why,
+        }
 
 
 def _tables(per_contact: dict[str, dict[str, Any]], rows: list[dict[str, Any]]) -> Propensities:
