@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -13,61 +13,17 @@ from clientela.config import PropensitySettings
 from clientela.predict import features, propensity
 from conftest import make_workspace
 from helpers import land, run_job
-from journeys import Journeys
-
-DAY0 = datetime(2025, 1, 6, 10, 0, tzinfo=UTC)
-AS_OF = DAY0 + timedelta(days=200)
-# Score at day 200; test cut-off day 140; training cut-offs days 70 and 80.
-SETTINGS = """
-[predict.propensity]
-horizon_days = 60
-cutoffs = 2
-cutoff_spacing_days = 10
-"""
-
-
-def day(n: float) -> datetime:
-    return DAY0 + timedelta(days=n)
-
-
-def _world() -> Journeys:
-    j = Journeys()
-    # ann: buys on day 1, browses, files a ticket on day 60, cancels her club on day 100.
-    j.identify(user_id="ann", traits={"email": "ann@mail.example"}, at=day(0))
-    j.track(
-        "Order Completed",
-        user_id="ann",
-        properties={"revenue": 30, "subscription_id": "s1", "plan": "club", "interval": "month"},
-        at=day(1),
-    )
-    for n in range(2, 60, 3):
-        j.page(user_id="ann", properties={"path": f"/patterns/{n}"}, at=day(n))
-    j.track("Ticket Created", user_id="ann", properties={"ticket_id": "t1"}, at=day(60))
-    j.track(
-        "Ticket Replied",
-        user_id="ann",
-        properties={"ticket_id": "t1", "author_role": "agent"},
-        at=day(60) + timedelta(hours=5),
-    )
-    j.track("Ticket Created", user_id="ann", properties={"ticket_id": "t2"}, at=day(75))
-    j.track(
-        "Subscription Cancelled", user_id="ann", properties={"subscription_id": "s1"}, at=day(100)
-    )
-    # bob: a prospect from day 0 who reads the pricing page and buys on day 75.
-    j.identify(user_id="bob", traits={"email": "bob@mail.example"}, at=day(0))
-    for n in range(0, 70, 7):
-        j.page(user_id="bob", properties={"path": "/pricing"}, at=day(n))
-    j.track("Order Completed", user_id="bob", properties={"revenue": 12}, at=day(75))
-    # A page view after every training cut-off must not reach their rows.
-    j.page(user_id="bob", properties={"path": "/pricing"}, at=day(150))
-    return j
+from worlds import PROPENSITY_AS_OF as AS_OF
+from worlds import PROPENSITY_SETTINGS as SETTINGS
+from worlds import propensity_day as day
+from worlds import propensity_journeys
 
 
 @pytest.fixture(scope="module")
 def rows_and_tables(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any]:
     """The feature rows (caught on their way to the model) and the published tables."""
     ws = make_workspace(tmp_path_factory.mktemp("propensity") / "ws", SETTINGS)
-    land(ws, _world())
+    land(ws, propensity_journeys())
     seen: list[pa.Table] = []
     real_split = propensity._split
 
