@@ -204,7 +204,7 @@ def gradient_boosting_auc(
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     booster = HistGradientBoostingClassifier(
-        max_iter=200, learning_rate=0.05, max_leaf_nodes=15, random_state=0
+        max_iter=100, learning_rate=0.1, max_leaf_nodes=15, random_state=0
     )
     booster.fit(x_train, y_train)
     return backtest.auc(y_test, booster.predict_proba(x_test)[:, 1])
