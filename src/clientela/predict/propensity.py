@@ -345,7 +345,7 @@ def fit_model(
                 "",
             ),
             ("brier", backtest.brier(y_test, p), backtest.brier(y_test, base), ""),
-            ("base_rate", float(np.mean(y_test)), float(np.mean(y_train)), "baseline: training"),
+            ("base_rate", float(np.mean(y_test)), float(np.mean(y_train)), ""),
         ]
         for metric, value, baseline, text in figures:
             outcome.rows.append(
