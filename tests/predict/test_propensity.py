@@ -102,10 +102,12 @@ def test_too_little_history_publishes_a_note_and_no_probabilities(rows_and_table
     notes = {r["model"]: r for r in tables["prediction_backtests"]}
     assert notes["churn"]["metric"] == "not_trained"
     assert notes["churn"]["note"] == (
-        "churn: 2 times a customer churned within 60 days of a training cut-off "
-        "(2 cut-offs, 3 rows), at least 50 needed"
+        "churn: 2 of 3 customers at the training cut-offs churned within 60 days "
+        "(2 cut-offs; a contact counts at each), at least 50 needed"
     )
-    assert notes["conversion"]["note"].startswith("conversion: 1 times a prospect bought")
+    assert notes["conversion"]["note"].startswith(
+        "conversion: 1 of 1 prospects at the training cut-offs bought within 60 days"
+    )
     assert all(r["churn_risk"] is None for r in tables["predictions"])
 
 

@@ -57,8 +57,8 @@ DIGITS = 6
 
 # model name -> (population, label column, what a positive is, in words)
 MODELS: dict[str, tuple[str, str, str]] = {
-    "churn": ("customer", "churned", "a customer churned"),
-    "conversion": ("prospect", "purchased", "a prospect bought"),
+    "churn": ("customer", "churned", "customers at the training cut-offs churned"),
+    "conversion": ("prospect", "purchased", "prospects at the training cut-offs bought"),
 }
 BASELINE_NAME = "grade at the cut-off"
 REGULARISATION = 0.1
@@ -297,8 +297,8 @@ def fit_model(
 
     if positives < options.min_positives:
         return note(
-            f"{positives} times {positives_word} within {options.horizon_days} days of a "
-            f"training cut-off ({len(cutoffs.train)} cut-offs, {train_rows} rows), at least "
+            f"{positives} of {train_rows} {positives_word} within {options.horizon_days} "
+            f"days ({len(cutoffs.train)} cut-offs; a contact counts at each), at least "
             f"{options.min_positives} needed",
             train_rows,
         )
