@@ -135,3 +135,21 @@ def test_traits_become_numbers_and_categories() -> None:
     assert data.x[:, 0].tolist() == [1.0, 0.0, 1.0]
     assert np.isnan(data.x[1, 2]) and data.x[0, 2] == 3.0
     assert data.y[:2].tolist() == [1.0, 0.0] and np.isnan(data.y[2])
+
+
+def test_a_model_that_cannot_be_fitted_is_a_note_not_an_error() -> None:
+    # 2 positives pass min_positives = 1, but 3-fold calibration needs 3 of each outcome.
+    n = 40
+    rows = pa.table(
+        {
+            "contact_id": [f"c{i}" for i in range(n) for _ in (0, 1)],
+            "trait": ["churned", "seats"] * n,
+            "value": [v for i in range(n) for v in ("yes" if i < 2 else "no", str(i))],
+        }
+    )
+    fitted = traits.train_on_traits(
+        rows, "churned", PropensitySettings(min_positives=1, min_rows=2)
+    )
+    assert fitted.probabilities is None
+    assert [r["metric"] for r in fitted.rows] == ["not_trained"]
+    assert fitted.rows[0]["note"].startswith("churn_traits: the model could not be fitted (")

@@ -488,7 +488,21 @@ def predict(
     rows = engine.to_arrow(table.order_by("cutoff", "population", "contact_id"))
     for model, (population, label, _word) in MODELS.items():
         split = _split(rows, population, label, cutoffs, names)
-        outcome = fit_model(model, split, options, cutoffs)
+        try:
+            outcome = fit_model(model, split, options, cutoffs)
+        except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+            # The job never fails because a model could not be fitted (e.g. too few of one
+            # outcome for 3-fold calibration with a low min_positives).
+            outcome = Outcome(
+                rows=[
+                    {
+                        "model": model,
+                        "metric": "not_trained",
+                        "rows": len(split.y["train"]),
+                        "note": f"{model}: the model could not be fitted ({exc})",
+                    }
+                ]
+            )
         backtest_rows.extend(outcome.rows)
         if outcome.probabilities is None:
             continue

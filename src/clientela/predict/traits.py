@@ -170,6 +170,19 @@ def train_on_traits(
         )
     if not data.names:
         return note(f"no trait besides '{label}' to learn from")
+    try:
+        return _fit(out, data, label, options, model)
+    except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+        out.rows = []
+        out.probabilities = None
+        return note(f"the model could not be fitted ({exc})")
+
+
+def _fit(
+    out: TraitModel, data: TraitMatrix, label: str, options: PropensitySettings, model: str
+) -> TraitModel:
+    """Back-test on a held-out quarter, refit on every labelled contact, score the rest."""
+    known = ~np.isnan(data.y)
     train_rows, test_rows = split(data.y)
     fitted = train(data.x[train_rows], data.y[train_rows], data.names)
     y_test = data.y[test_rows]
