@@ -246,6 +246,15 @@ def grade_baseline(
     return np.array([rates.get(g, overall) for g in grades], dtype=float)
 
 
+def single_threaded() -> Any:
+    """BLAS and OpenMP limited to one thread while fitting: the fits are small (thousands of
+    rows, some 40 features), and on a shared machine, or beside the engine's own threads,
+    more threads only wait for each other (10x slower measured on 2 busy cores)."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)
+
+
 # --------------------------------------------------------------------------------------------
 # One model: back-test, refit, score
 # --------------------------------------------------------------------------------------------
@@ -489,7 +498,8 @@ def predict(
     for model, (population, label, _word) in MODELS.items():
         split = _split(rows, population, label, cutoffs, names)
         try:
-            outcome = fit_model(model, split, options, cutoffs)
+            with single_threaded():
+                outcome = fit_model(model, split, options, cutoffs)
         except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
             # The job never fails because a model could not be fitted (e.g. too few of one
             # outcome for 3-fold calibration with a low min_positives).

@@ -31,7 +31,7 @@ import pyarrow as pa
 
 from clientela.config import PropensitySettings
 from clientela.predict import backtest
-from clientela.predict.propensity import DIGITS, REASON_MIN, train
+from clientela.predict.propensity import DIGITS, REASON_MIN, single_threaded, train
 
 MAX_CATEGORIES = 30
 POSITIVE = frozenset({"1", "true", "yes", "y", "t", "1.0"})
@@ -171,7 +171,8 @@ def train_on_traits(
     if not data.names:
         return note(f"no trait besides '{label}' to learn from")
     try:
-        return _fit(out, data, label, options, model)
+        with single_threaded():
+            return _fit(out, data, label, options, model)
     except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
         out.rows = []
         out.probabilities = None
