@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -91,3 +91,58 @@ def customer_world(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     land(ws, customer_journeys())
     run_job(ws, CUSTOMER_AS_OF)
     return ws
+
+
+# Propensity: feature rows at cut-offs ------------------------------------------------------
+
+PROPENSITY_DAY0 = datetime(2025, 1, 6, 10, 0, tzinfo=UTC)
+PROPENSITY_AS_OF = PROPENSITY_DAY0 + timedelta(days=200)
+# Score at day 200; test cut-off day 140; training cut-offs days 70 and 80.
+PROPENSITY_SETTINGS = """
+[predict.propensity]
+horizon_days = 60
+cutoffs = 2
+cutoff_spacing_days = 10
+"""
+
+
+def propensity_day(n: float) -> datetime:
+    """Day ``n`` of the propensity world."""
+    return PROPENSITY_DAY0 + timedelta(days=n)
+
+
+def propensity_journeys() -> Journeys:
+    """A churner (ann) and a prospect who buys (bob), for the propensity feature rows."""
+    j = Journeys()
+    # ann: buys on day 1, browses, files a ticket on day 60, cancels her club on day 100.
+    j.identify(user_id="ann", traits={"email": "ann@mail.example"}, at=propensity_day(0))
+    j.track(
+        "Order Completed",
+        user_id="ann",
+        properties={"revenue": 30, "subscription_id": "s1", "plan": "club", "interval": "month"},
+        at=propensity_day(1),
+    )
+    for n in range(2, 60, 3):
+        j.page(user_id="ann", properties={"path": f"/patterns/{n}"}, at=propensity_day(n))
+    j.track("Ticket Created", user_id="ann", properties={"ticket_id": "t1"}, at=propensity_day(60))
+    j.track(
+        "Ticket Replied",
+        user_id="ann",
+        properties={"ticket_id": "t1", "author_role": "agent"},
+        at=propensity_day(60) + timedelta(hours=5),
+    )
+    j.track("Ticket Created", user_id="ann", properties={"ticket_id": "t2"}, at=propensity_day(75))
+    j.track(
+        "Subscription Cancelled",
+        user_id="ann",
+        properties={"subscription_id": "s1"},
+        at=propensity_day(100),
+    )
+    # bob: a prospect from day 0 who reads the pricing page and buys on day 75.
+    j.identify(user_id="bob", traits={"email": "bob@mail.example"}, at=propensity_day(0))
+    for n in range(0, 70, 7):
+        j.page(user_id="bob", properties={"path": "/pricing"}, at=propensity_day(n))
+    j.track("Order Completed", user_id="bob", properties={"revenue": 12}, at=propensity_day(75))
+    # A page view after every training cut-off must not reach their rows.
+    j.page(user_id="bob", properties={"path": "/pricing"}, at=propensity_day(150))
+    return j

@@ -919,6 +919,38 @@ class RecommendSettings(_Section):
     """Fewer judged customers than this: the back-test row only says what is missing."""
 
 
+class PropensitySettings(_Section):
+    """Churn and purchase propensity (``[predict.propensity]``): the horizon, the cut-offs the
+    models learn from, when there is too little history, the bands and the CRM label trait."""
+
+    horizon_days: int = Field(default=90, gt=0, le=730)
+    """P(churn) and P(purchase) are for this many days after the cut-off (and the as-of date)."""
+    cutoffs: int = Field(default=4, ge=1, le=24)
+    """Training cut-offs: the latest is ``horizon_days`` before the test cut-off (so their
+    labels are known by then), the others ``cutoff_spacing_days`` apart before it."""
+    cutoff_spacing_days: int = Field(default=30, gt=0, le=365)
+    """Days between consecutive training cut-offs."""
+    min_positives: int = Field(default=50, ge=1)
+    """Fewer positive labels (churners, buyers) in the training windows: no model, a note."""
+    min_rows: int = Field(default=200, ge=2)
+    """Fewer training rows than this: no model, a note."""
+    high_band: float = Field(default=0.5, gt=0, le=1)
+    """A probability at or above this is in the ``high`` band."""
+    medium_band: float = Field(default=0.2, ge=0, lt=1)
+    """At or above this (and below ``high_band``) is ``medium``; below, ``low``."""
+    reasons: int = Field(default=3, ge=1, le=10)
+    """How many top contributing features are told per contact."""
+    label_trait: str = ""
+    """A CRM contact trait holding a yes/no outcome (e.g. ``churned``): train a model on the
+    imported traits against it (:func:`clientela.predict.traits.train_on_traits`)."""
+
+    @model_validator(mode="after")
+    def _bands(self) -> PropensitySettings:
+        if self.medium_band >= self.high_band:
+            raise ValueError("medium_band must be below high_band")
+        return self
+
+
 class PredictSettings(_Section):
     """Customer lifetime value (``[predict]``): which events are orders, where their value is,
     and how the BG/NBD and Gamma-Gamma predictions are turned into money."""
@@ -943,6 +975,9 @@ class PredictSettings(_Section):
     min_repeat_customers: int = Field(default=10, gt=1)
     """Fewer customers with a repeat purchase than this is too little data for either model."""
     recommend: RecommendSettings = Field(default_factory=RecommendSettings)
+    """Cross-sell and up-sell (``[predict.recommend]``)."""
+    propensity: PropensitySettings = Field(default_factory=PropensitySettings)
+    """Churn and purchase propensity (``[predict.propensity]``)."""
 
     @field_validator("value_properties")
     @classmethod
@@ -1263,4 +1298,29 @@ margin = 1.0                  # share of order value that is profit (1.0: CLV in
 exclude_classes = ["bot", "employee"]
 min_customers = 20            # fewer buyers: no fit, a message says why
 min_repeat_customers = 10     # fewer repeat buyers: no fit, a message says why
+
+[predict.propensity]          # P(churn) of customers, P(purchase) of prospects
+horizon_days = 90             # within this many days of the cut-off
+cutoffs = 4                   # training cut-offs (the latest data are the held-out test)
+cutoff_spacing_days = 30
+min_positives = 50            # fewer churners or buyers to learn from: no model, a note says why
+min_rows = 200
+high_band = 0.5               # probability bands: high >= 0.5, medium >= 0.2, else low
+medium_band = 0.2
+reasons = 3                   # top contributing features told per contact
+label_trait = ""              # a CRM trait with a yes/no outcome to train on, e.g. "churned"
+
+[predict.recommend]           # cross-sell and up-sell per buyer, with their reasons
+k = 3                         # suggestions per customer (and the k of the back-test)
+min_co_buyers = 5             # customers who bought both, for a rule X -> Y to count
+min_lift = 1.0                # a rule must beat the base rate by more than this factor
+price_unit = "€"
+opt_out_events = ["Unsubscribed"]     # the latest of these two lists decides
+opt_in_events = ["Resubscribed"]
+backtest_days = 90            # learn up to as-of minus this, judge on what was bought after
+min_backtest_customers = 10
+[predict.recommend.opt_out_traits]    # a contact with one of these trait values gets none
+unsubscribed = "true"
+marketing_opt_out = "true"
+email_opt_in = "false"
 """

@@ -18,7 +18,7 @@ import ibis.expr.types as ir
 
 from clientela import audience, identity, lifecycle, profiles, scoring, stages
 from clientela.engine import Engine
-from clientela.predict import clv, recommend
+from clientela.predict import clv, propensity, recommend
 from clientela.predict import tables as prediction_tables
 from clientela.scoring import events as scoring_events
 from clientela.workspace import Workspace
@@ -139,6 +139,17 @@ def compute(
     )
     # Lifetime value (BG/NBD + Gamma-Gamma), fitted in the driver on the purchase summary.
     predicted = clv.predict(engine, settings, graph.identities, classes.classes, moment)
+    # Churn risk and purchase propensity, learnt from the replayed history (back-tested).
+    propensities = propensity.predict(
+        engine,
+        settings,
+        events,
+        placed.history,
+        scores.primary,
+        classes.classes,
+        moment,
+        contact_traits,
+    )
     # Cross-sell and up-sell from co-purchases, with their back-test.
     suggested = recommend.recommend(
         engine,
@@ -169,14 +180,10 @@ def compute(
         "lifecycle": view,
         "account_scores": accounts,
         "activity": scoring_events.activity(settings, built.contact_events),
-        "predictions": prediction_tables.combine(
-            predicted.predictions, prediction_tables.empty(prediction_tables.PROPENSITY_SCHEMA)
-        ),
+        "predictions": prediction_tables.combine(predicted.predictions, propensities.propensities),
         "prediction_models": predicted.models,
         "recommendations": suggested.recommendations,
-        "prediction_backtests": prediction_tables.empty(prediction_tables.BACKTESTS_SCHEMA).union(
-            suggested.backtests
-        ),
+        "prediction_backtests": propensities.backtests.union(suggested.backtests),
         "run_info": run_info,
     }
 

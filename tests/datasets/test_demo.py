@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import gzip
 from collections import Counter, defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -412,3 +412,40 @@ def test_purchases_have_affinities_to_learn(world: tuple[Path, DemoSummary]) -> 
     assert share(with_yarn) > 1.5 * share(without)
     plans = {"loom-team", "loom-business", "loom-enterprise"}
     assert any(len(items & plans) == 2 for items in owned.values())
+
+
+def test_churners_fade_and_open_tickets_before_they_cancel(
+    world: tuple[Path, DemoSummary],
+) -> None:
+    """In the 60 days before a cancellation churners use the product less than in the 60 days
+    before those (pages, screens, logins, use, clicks, orders), and most open a support ticket
+    in the 60 days before (the signals the churn model learns from; before the generator
+    made them, 4 of 6 did)."""
+    out, _ = world
+    good, _ = _messages(out)
+    usage = {"Logged In", "Product Used", "Email Link Clicked", "Order Completed"}
+    by_contact: dict[int, list[tuple[datetime, str]]] = {}
+    for m in good:
+        when = _event_time(m)
+        if when is not None:
+            name = m["type"] if m["type"] in ("page", "screen") else str(m.get("event", ""))
+            by_contact.setdefault(_contact_index(m), []).append((when, name))
+    day = timedelta(days=1)
+    fading = earlier = with_ticket = churners = 0
+    for events in by_contact.values():
+        cancels = [t for t, name in events if name == "Subscription Cancelled"]
+        if not cancels:
+            continue
+        stop = cancels[0]
+        if not any(t < stop - 120 * day for t, _ in events):
+            continue  # a customer for under four months: no earlier stretch to compare with
+        churners += 1
+        used = [t for t, name in events if name in usage or name in ("page", "screen")]
+        fading += sum(stop - 60 * day <= t < stop for t in used)
+        earlier += sum(stop - 120 * day <= t < stop - 60 * day for t in used)
+        with_ticket += any(
+            name == "Ticket Created" and stop - 60 * day <= t < stop for t, name in events
+        )
+    assert churners >= 5
+    assert fading < 0.75 * earlier
+    assert with_ticket >= 0.8 * churners

@@ -698,12 +698,14 @@ class _Profile:
         return self.uid if self.identified else self.anon
 
 
+# Days before cancelling over which a churner's use of the product fades.
+_FADE_DAYS = 60
 _CUSTOMER_OUTCOMES = frozenset({"active", "churned", "dormant", "reactivated", "fan"})
 # Buyer-class journeys: where each potential buyer is headed (cumulative probabilities).
 _OUTCOMES = (
     (0.42, "visitor"),
-    (0.70, "lead"),
-    (0.80, "active"),
+    (0.67, "lead"),
+    (0.76, "active"),
     (0.86, "churned"),
     (0.91, "dormant"),
     (0.94, "reactivated"),
@@ -1881,10 +1883,18 @@ class _Journey:
                 # The subscription app confirms the club the order began.
                 self.track(buy + _MIN, None, "Subscription Started", dict(subscription))
                 self.renewals(buy, stop, 30 * _DAY, subscription, revenue)
-        # Retention: use, support, newsletters, repeat purchases.
-        self.engaged(buy, stop, intensity, app)
+        # Retention: use, support, newsletters, repeat purchases. A churner's use fades in the
+        # two months before they cancel, and trouble shows in support tickets first.
+        if outcome == "churned":
+            fade = max(buy, stop - _FADE_DAYS * _DAY)
+            self.engaged(buy, fade, intensity, app)
+            self.engaged(fade, stop, intensity * 0.25, app)
+        else:
+            self.engaged(buy, stop, intensity, app)
         if outcome == "churned" and subscribed:
-            if r() < 0.5:
+            if r() < 0.75:
+                self.ticket(self.w.place(rng, stop - int(r() * 40 * _DAY) - _DAY, b2b))
+            if r() < 0.6:
                 self.ticket(self.w.place(rng, stop - int(r() * 20 * _DAY) - _DAY, b2b), angry=True)
             self.track(
                 stop,
