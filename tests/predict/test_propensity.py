@@ -143,13 +143,13 @@ def test_reasons_are_the_top_positive_contributions_in_words() -> None:
     trained = propensity.train(x, y, NAMES)
     risky = np.array([[200.0, 4.0, 50.0]])
     words = propensity.reasons(trained.contributions(risky), risky, NAMES, 2)
-    assert words == ["no activity in 200 days; 4 support tickets in the last 90 days"]
+    assert words == ["last active 200 days ago; 4 support tickets in the last 90 days"]
     calm = np.array([[1.0, 0.0, 50.0]])
     assert propensity.reasons(trained.contributions(calm), calm, NAMES, 2) == [""]
 
 
 def test_a_feature_is_told_in_words() -> None:
-    assert propensity.describe("days_since_purchase", 142.0) == "no purchase in 142 days"
+    assert propensity.describe("days_since_purchase", 142.0) == "last purchase 142 days ago"
     assert propensity.describe("days_since_purchase", float("nan")) == "never purchased"
     assert propensity.describe("tickets_90d", 1.0) == "1 support ticket in the last 90 days"
     assert propensity.describe("signal_page_view", 3.25) == "page view: 3.2 engagement points"

@@ -505,6 +505,8 @@ class BacktestFigure(BaseModel):
     metric: str
     label: str
     bin: int | None = None
+    compared: bool = False
+    """Whether the model beating its baseline on this figure means something."""
     value: float | None = None
     baseline: float | None = None
     baseline_name: str | None = None

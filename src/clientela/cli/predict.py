@@ -167,13 +167,14 @@ def print_churn_risks(rows: list[dict[str, Any]], title: str, why_none: str | No
         console.print(why_none or "no customer has a churn risk in this published version")
         return
     t = Table(title=title)
-    for col in ("contact", "email", "churn risk", "band", "CLV", "reasons"):
+    for col in ("contact", "email", "risk", "band", "CLV", "reasons"):
         t.add_column(
             col,
-            justify="right" if col in ("churn risk", "CLV") else "left",
+            justify="right" if col in ("risk", "CLV") else "left",
             no_wrap=col in ("contact", "email"),
             overflow="ellipsis" if col == "email" else "fold",
-            max_width=28 if col == "email" else None,
+            max_width=20 if col == "email" else None,
+            min_width=30 if col == "reasons" else None,
         )
     for r in rows:
         t.add_row(
@@ -182,7 +183,7 @@ def print_churn_risks(rows: list[dict[str, Any]], title: str, why_none: str | No
             _prob(r.get("churn_risk")),
             r.get("churn_band") or "",
             _num(r.get("clv"), 2),
-            "; ".join(reasons(r.get("churn_reasons"))),
+            "\n".join(reasons(r.get("churn_reasons"))),  # one reason per line
         )
     console.print(t)
 

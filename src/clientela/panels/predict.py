@@ -338,7 +338,7 @@ def backtests(canvas: Canvas, tables: Tables) -> str:
     for test in report.backtests:
         for f in test.metrics:
             better = ""
-            if f["value"] is not None and f["baseline"] is not None:
+            if f["compared"] and f["value"] is not None and f["baseline"] is not None:
                 lower = f["metric"] == "brier"
                 wins = f["value"] < f["baseline"] if lower else f["value"] > f["baseline"]
                 better = "yes" if wins else "no"

@@ -74,10 +74,10 @@ def _count(value: float, one: str, many: str) -> str:
 
 
 WORDS: dict[str, Callable[[float], str]] = {
-    "days_since_activity": lambda v: f"no activity in {v:.0f} days",
-    "days_since_purchase": lambda v: f"no purchase in {v:.0f} days",
-    "tenure_days": lambda v: f"first seen {v:.0f} days ago",
-    "days_in_stage": lambda v: f"in this stage for {v:.0f} days",
+    "days_since_activity": lambda v: "last active " + _count(v, "day", "days") + " ago",
+    "days_since_purchase": lambda v: "last purchase " + _count(v, "day", "days") + " ago",
+    "tenure_days": lambda v: "first seen " + _count(v, "day", "days") + " ago",
+    "days_in_stage": lambda v: "in this stage for " + _count(v, "day", "days"),
     "events_30d": lambda v: _count(v, "action", "actions") + " in the last 30 days",
     "events_90d": lambda v: _count(v, "action", "actions") + " in the last 90 days",
     "active_days_90d": lambda v: "active on " + _count(v, "day", "days") + " of the last 90",
@@ -87,7 +87,9 @@ WORDS: dict[str, Callable[[float], str]] = {
         _count(v, "support ticket", "support tickets") + " in the last 90 days"
     ),
     "unanswered_tickets": lambda v: _count(v, "ticket", "tickets") + " waiting for a reply",
-    "response_hours": lambda v: f"support took {v:.0f} hours to answer on average",
+    "response_hours": lambda v: (
+        "support took " + _count(v, "hour", "hours") + " to answer on average"
+    ),
     "community_90d": lambda v: (
         _count(v, "community action", "community actions") + " in the last 90 days"
     ),

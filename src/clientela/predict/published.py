@@ -79,8 +79,21 @@ BACKTEST_METRICS = {
     "brier": "Brier score",
     "hit_rate_at_k": "hit rate@k",
     "recall_at_k": "recall@k",
+    "precision_at_k": "precision@k",
+    "coverage_at_k": "coverage@k",
+    "base_rate": "positive rate (model: test rows; baseline: training rows)",
+    "auc_gradient_boosting": "AUC of gradient boosting (baseline: the logistic regression)",
 }
-"""Names for people of the usual back-test metrics (others are shown as published)."""
+"""Names for people of the usual back-test metrics (others are shown as published). In the
+``…@k`` ones the ``k`` is the row's ``bin``."""
+
+NOTE_METRICS = frozenset({None, "not_trained", "not_tested"})
+"""Back-test rows that carry only a note (why a model was not trained or not tested)."""
+
+COMPARED = frozenset(
+    {"auc", "lift_top_decile", "brier", "hit_rate_at_k", "recall_at_k", "precision_at_k"}
+)
+"""Metrics where the model beating its baseline means something (``brier``: lower wins)."""
 
 
 def table(engine: Any, name: str) -> ir.Table:
@@ -240,12 +253,15 @@ def model_report(
         note = row.get("note")
         if note and note not in test.notes:
             test.notes.append(note)
-        if row.get("metric") is None:
+        if row.get("metric") in NOTE_METRICS:
             continue
+        label = BACKTEST_METRICS.get(row["metric"], row["metric"])
+        at_k = row["metric"].endswith("_at_k") and row.get("bin") is not None
         figure = {
             "metric": row["metric"],
-            "label": BACKTEST_METRICS.get(row["metric"], row["metric"]),
-            "bin": row.get("bin"),
+            "label": label.replace("@k", f"@{row['bin']}") if at_k else label,
+            "bin": None if at_k else row.get("bin"),
+            "compared": row["metric"] in COMPARED,
             "value": row.get("value"),
             "baseline": row.get("baseline"),
             "baseline_name": row.get("baseline_name"),

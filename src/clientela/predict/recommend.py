@@ -526,7 +526,7 @@ def backtest(
     def too_little(why: str) -> pa.Table:
         row = {
             "model": MODEL_NAME,
-            "metric": "hit_rate_at_k",
+            "metric": "not_tested",  # as the propensity models' rows that carry a note only
             "bin": k,
             "baseline_name": BASELINE_NAME,
             "rows": len(data.bought),
