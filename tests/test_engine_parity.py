@@ -129,15 +129,22 @@ def test_main_job_is_identical_on_duckdb_and_spark(tmp_path: Path, spark_session
 
 def test_empty_workspace_runs_on_both_engines(tmp_path: Path, spark_session: Any) -> None:
     """Before anything is landed, the job publishes empty tables (and its as-of time) on
-    either engine."""
+    either engine; the churn and conversion models each leave one row saying why they were
+    not trained."""
     ws = make_workspace(tmp_path / "ws")
     for kind in ("duckdb", "spark"):
         engine = connect(ws, kind)
         try:
             report = pipeline.run(engine, ws)
+            notes = engine.to_arrow(engine.published("prediction_backtests")).to_pylist()
         finally:
             engine.close()
-        assert report.rows == {**dict.fromkeys(pipeline.TABLES, 0), "run_info": 1}, kind
+        expected = {**dict.fromkeys(pipeline.TABLES, 0), "run_info": 1, "prediction_backtests": 2}
+        assert report.rows == expected, kind
+        assert {(n["model"], n["metric"]) for n in notes} == {
+            ("churn", "not_trained"),
+            ("conversion", "not_trained"),
+        }, kind
 
 
 METRICS_AS_OF = datetime(2025, 4, 30, 23, 0, tzinfo=UTC)
