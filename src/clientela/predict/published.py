@@ -18,7 +18,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
@@ -28,6 +27,7 @@ from clientela.predict.tables import (
     BACKTESTS_SCHEMA,
     PROPENSITY_SCHEMA,
     RECOMMENDATIONS_SCHEMA,
+    empty,
 )
 
 PREDICTIONS_FULL_SCHEMA = pa.schema(
@@ -104,7 +104,7 @@ def table(engine: Any, name: str) -> ir.Table:
         raise ClientelaError("nothing is published yet in this workspace; run: clientela run")
     path = engine.workspace.results_dir / version / f"{name}.parquet"
     if not path.exists():
-        return ibis.memtable(SCHEMAS[name].empty_table())
+        return empty(SCHEMAS[name])
     published: ir.Table = engine.published(name)
     return published
 
