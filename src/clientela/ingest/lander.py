@@ -86,6 +86,12 @@ class EventLander:
             latest=datetime.combine(settings.ingest.latest, time(), UTC),
         )
         self.junk_ids = settings.identity.all_junk_ids()
+        # The raw line is written only with [ingest] keep_raw; the column stays, empty.
+        self.event_columns = (
+            _EVENT_COLUMNS
+            if settings.ingest.keep_raw
+            else _EVENT_COLUMNS.replace('"raw"', 'NULL::VARCHAR AS "raw"')
+        )
         self.ingest_id = uuid.uuid4().hex
         self.con: Any = scratch_duckdb(settings.engine.threads, settings.engine.memory_limit)
         # Shared with other landers; forget and retention take it alone while they rewrite.
@@ -283,11 +289,8 @@ class EventLander:
             target = self.workspace.events_dir / new_segment_name("events")
             with self.workspace.atomic_file(target) as tmp:
                 # Strings are nearly all distinct (ids, JSON): dictionary pages only cost time.
-                columns = _EVENT_COLUMNS
-                if not self.workspace.settings.ingest.keep_raw:
-                    columns = columns.replace('"raw"', 'NULL::VARCHAR AS "raw"')
                 con.execute(
-                    f"COPY (SELECT {columns}, '{self.ingest_id}' AS ingest_id "
+                    f"COPY (SELECT {self.event_columns}, '{self.ingest_id}' AS ingest_id "
                     f"FROM ({kept_sql})) TO '{_path_sql(tmp)}' "
                     "(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL -1, "
                     "STRING_DICTIONARY_PAGE_SIZE_LIMIT 1, ROW_GROUP_SIZE 500000)"
