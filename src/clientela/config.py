@@ -23,6 +23,13 @@ from pydantic import (
     model_validator,
 )
 
+from clientela.activation.settings import (
+    DestinationSettings,
+    LoyaltySettings,
+    PlaybookSettings,
+    PolicySettings,
+    SegmentDefinition,
+)
 from clientela.errors import ClientelaError, ConfigError
 
 CONFIG_FILE = "clientela.toml"
@@ -1011,6 +1018,11 @@ class Settings(_Section):
     stages: StageSettings = Field(default_factory=lambda: StageSettings.model_validate({}))
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     predict: PredictSettings = Field(default_factory=PredictSettings)
+    segments: dict[str, SegmentDefinition] = Field(default_factory=dict)
+    playbook: PlaybookSettings = Field(default_factory=PlaybookSettings)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+    loyalty: LoyaltySettings = Field(default_factory=LoyaltySettings)
+    destinations: dict[str, DestinationSettings] = Field(default_factory=dict)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

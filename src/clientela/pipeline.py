@@ -17,6 +17,7 @@ import ibis
 import ibis.expr.types as ir
 
 from clientela import audience, identity, lifecycle, profiles, scoring, stages
+from clientela.activation import job as activation_job
 from clientela.engine import Engine
 from clientela.predict import clv, propensity, recommend
 from clientela.predict import tables as prediction_tables
@@ -46,6 +47,7 @@ TABLES = (
     "prediction_models",
     "recommendations",
     "prediction_backtests",
+    *activation_job.TABLES,
     "run_info",
 )
 
@@ -160,6 +162,25 @@ def compute(
         built.contact_events,
         moment,
     )
+    predictions = prediction_tables.combine(predicted.predictions, propensities.propensities)
+    # Segments, loyalty, the next best action and the policy that may stop it.
+    acting = activation_job.build(
+        engine,
+        workspace,
+        activation_job.Inputs(
+            contacts=contacts,
+            contact_traits=contact_traits,
+            contact_events=built.contact_events,
+            classes=classes.classes,
+            scores=scores.primary,
+            stages=current,
+            stage_history=placed.history,
+            predictions=predictions,
+            recommendations=suggested.recommendations,
+            memberships=built.memberships,
+        ),
+        moment,
+    )
     run_info = ibis.memtable({"as_of": [moment], "models": [", ".join(settings.model_order())]})
     run_info = run_info.cast({"as_of": "timestamp('UTC')"})
     return {
@@ -180,10 +201,11 @@ def compute(
         "lifecycle": view,
         "account_scores": accounts,
         "activity": scoring_events.activity(settings, built.contact_events),
-        "predictions": prediction_tables.combine(predicted.predictions, propensities.propensities),
+        "predictions": predictions,
         "prediction_models": predicted.models,
         "recommendations": suggested.recommendations,
         "prediction_backtests": propensities.backtests.union(suggested.backtests),
+        **acting,
         "run_info": run_info,
     }
 

@@ -18,6 +18,7 @@ import ibis
 import ibis.expr.types as ir
 from ibis import _
 
+from clientela.activation.settings import property_keys as activation_property_keys
 from clientela.config import Settings
 from clientela.engine import Engine
 
@@ -67,6 +68,10 @@ def narrow(engine: Engine, settings: Settings, events: ir.Table) -> ir.Table:
         for signal in model.signals:
             for key in signal.where:
                 by_column["properties"][property_column(key)] = key
+    for key in activation_property_keys(
+        settings.segments, settings.playbook, settings.policy, settings.loyalty
+    ):
+        by_column["properties"][property_column(key)] = key
     for name, key in settings.metrics.fields.model_dump().items():
         by_column["properties"][METRIC_FIELD_PREFIX + name] = key
     by_column["properties"].update(subscription_fields(settings))
