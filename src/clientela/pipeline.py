@@ -178,6 +178,7 @@ def compute(
             predictions=predictions,
             recommendations=suggested.recommendations,
             memberships=built.memberships,
+            lifecycle=view,
         ),
         moment,
     )

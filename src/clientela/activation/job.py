@@ -53,6 +53,8 @@ class Inputs:
     recommendations: ir.Table
     memberships: ir.Table
     """contact_id, account_id"""
+    lifecycle: ir.Table
+    """``lifecycle``: one row per contact with class, score, stage and purchase facts"""
 
 
 def previous(engine: Engine, name: str) -> ir.Table | None:

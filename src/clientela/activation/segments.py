@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import ibis
 import ibis.expr.types as ir
+from ibis import _
 
 from clientela.activation.settings import SegmentDefinition
 from clientela.activation.tables import (
@@ -42,12 +43,57 @@ def saved(workspace: Workspace) -> dict[str, SegmentDefinition]:
     return {}
 
 
+FACT_COLUMNS = (
+    "contact_id",
+    "account_id",
+    "email",
+    "audience_class",
+    "stage",
+    "stage_since",
+    "grade",
+    "fit",
+    "engagement",
+    "orders",
+    "first_purchase_at",
+    "last_active_at",
+    "recency_days",
+    "subscription_status",
+    "plan",
+    "mrr",
+    "clv",
+    "p_alive",
+    "churn_risk",
+    "purchase_propensity",
+    "loyalty_tier",
+    "loyalty_balance",
+    "timezone",
+)
+"""The columns of :func:`contact_facts`, the fields segments and playbook rules test."""
+
+
 def contact_facts(
     engine: Engine, settings: Settings, inputs: Inputs, loyalty: ir.Table, moment: datetime
 ) -> ir.Table:
-    """One row per contact with every field a segment or a playbook rule can test (stage,
-    class, grade, fit, engagement, traits, account, predictions, loyalty tier, ...)."""
-    return inputs.contacts.select("contact_id")
+    """One row per contact with every field a segment or a playbook rule can test: the
+    ``lifecycle`` row (class, grade, fit, engagement, stage, purchases, subscription), the
+    predictions (CLV, P(alive), churn risk, purchase propensity), the loyalty tier and
+    balance, the contact's email and time zone (trait ``timezone``, else null)."""
+    life = inputs.lifecycle
+    pred = inputs.predictions.select(
+        "contact_id", "clv", "p_alive", "churn_risk", "purchase_propensity"
+    )
+    points = loyalty.select("contact_id", loyalty_tier=_.tier, loyalty_balance=_.balance)
+    people = inputs.contacts.select("contact_id", "email")
+    zones = inputs.contact_traits.filter(_.trait == "timezone").select(
+        "contact_id", timezone=_.value.cast("string")
+    )
+    joined = (
+        life.left_join(pred, "contact_id")
+        .left_join(points, "contact_id")
+        .left_join(people, "contact_id")
+        .left_join(zones, "contact_id")
+    )
+    return engine.cache(joined.select(*FACT_COLUMNS))
 
 
 def evaluate(
