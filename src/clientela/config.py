@@ -672,6 +672,7 @@ class StageEvents(_Section):
     )
     passive: list[str] = Field(
         default_factory=lambda: [
+            "Email Sent",
             "Email Opened",
             "Subscription Renewed",
             "Invoice Paid",

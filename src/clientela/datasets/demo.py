@@ -280,6 +280,15 @@ _COUNTRIES = (
     ("GB", 8, "44"), ("NL", 5, "31"), ("US", 7, "1"), ("MX", 3, "52"), ("AR", 2, "54"),
 )  # fmt: skip
 _COUNTRY_TABLE = tuple(c for c, w, _ in _COUNTRIES for _ in range(w))
+_TIME_ZONES = {
+    "ES": "Europe/Madrid", "PT": "Europe/Lisbon", "FR": "Europe/Paris", "DE": "Europe/Berlin",
+    "IT": "Europe/Rome", "GB": "Europe/London", "NL": "Europe/Amsterdam",
+    "US": "America/New_York", "MX": "America/Mexico_City", "AR": "America/Argentina/Buenos_Aires",
+}  # fmt: skip
+# Promotions e-mailed in the world's last week, besides the fortnightly newsletter (how
+# many days before the end): with the newsletter, some customers get three in seven days.
+_PROMOTIONS = (("cmp_summer_sale", 4), ("cmp_summer_sale_reminder", 2))
+_REWARDS = ((100, "5 EUR voucher"), (200, "Free shipping for a year"), (300, "Yarn sampler"))
 _CALLING_CODES = {c: code for c, _, code in _COUNTRIES}
 
 _PERSONAL_DOMAINS = ("correo.example", "mailbox.example", "inbox.example", "posteo.example")
@@ -1447,6 +1456,9 @@ class _Journey:
         traits.update(p.traits)
         traits["postal_code"] = p.postal_code
         traits["country"] = p.country
+        if _mix(p.index ^ 0x7123) % 10 < 7:
+            # Most sign-up forms send the browser's time zone (the policy's quiet hours).
+            traits["timezone"] = _TIME_ZONES[p.country]
         return traits
 
     # -- building blocks -----------------------------------------------------------------------
@@ -1928,6 +1940,38 @@ class _Journey:
             self.community()
         elif outcome == "active" and r() < 0.25:
             self.review(buy + int(rng.expovariate(1 / (60 * _DAY))), 3 + int(r() * 3))
+        self.mailings_and_points()
+
+    def mailings_and_points(self) -> None:
+        """What activation reads: newsletters and promotions sent in the last fortnight,
+        unsubscribes (a quarter come back), and loyalty points redeemed. Drawn from their own
+        generator, so the rest of a customer's events are the same with or without them."""
+        p = self.p
+        rng = Random(_mix(p.index ^ 0xAC71))
+        w = self.w
+        end = self.end
+        unsubscribed = None
+        if rng.random() < 0.1:
+            unsubscribed = p.buy_at + int(rng.random() * (end - p.buy_at))
+            props = {"channel": "email", "list": "newsletter"}
+            self.track(unsubscribed, None, "Unsubscribed", props)
+            if rng.random() < 0.25:
+                back = unsubscribed + int(rng.random() * (end - unsubscribed))
+                self.track(back, None, "Resubscribed", props)
+                unsubscribed = None
+        sent = [(when, cid, eid) for when, cid, eid, _ in w.campaigns if when > end - 14 * _DAY]
+        if rng.random() < 0.6:
+            for cid, days in _PROMOTIONS:
+                sent.append((end - days * _DAY + 10 * _HOUR, cid, cid.replace("cmp_", "eml_")))
+        for when, cid, eid in sent:
+            if unsubscribed is None or when < unsubscribed:
+                props = {"campaign_id": cid, "email_id": eid, "purpose": "marketing"}
+                self.track(when, None, "Email Sent", props)
+        if p.outcome in ("fan", "active") and rng.random() < 0.3:
+            points, reward = _REWARDS[int(rng.random() * len(_REWARDS))]
+            at = p.buy_at + 60 * _DAY + int(rng.random() * 300 * _DAY)
+            if at < min(p.stop_at, end):
+                self.track(at, None, "Points Redeemed", {"points": points, "reward": reward})
 
     def engaged(self, a: int, b: int, intensity: float, app: _Device | None) -> None:
         p = self.p
