@@ -165,10 +165,10 @@ class DestinationSettings(_Section):
         given = self.model_fields_set
         if self.kind == "webhook":
             if self.url is None:
-                raise ValueError("a webhook destination needs url = \"https://...\"")
+                raise ValueError('a webhook destination needs url = "https://..."')
             if self.secret_env is None:
                 raise ValueError(
-                    "a webhook destination needs secret_env = \"NAME\", the environment "
+                    'a webhook destination needs secret_env = "NAME", the environment '
                     "variable that holds its signing secret"
                 )
             stray = [f for f in _FILE_ONLY if f in given]
