@@ -128,9 +128,9 @@ def deliveries_list(
             raise ConfigError("--status", status, "no --status with --dead (it means dead)")
         status = "dead"
     ws = _workspace(workspace)
-    if not (ws.state_dir / DB_FILE).exists():
-        items, total, counts = [], 0, {}
-    else:
+    items: list[Any] = []
+    total, counts = 0, {}
+    if (ws.state_dir / DB_FILE).exists():
         with DeliveryStore.open(ws) as store:
             items, total = store.items(destination, status, limit=limit)
             counts = store.counts()
