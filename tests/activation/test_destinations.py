@@ -322,3 +322,56 @@ def test_webhook_requests_are_signed_json(tmp_path: Path, monkeypatch: pytest.Mo
     )
     assert document["data"]["status"] == "planned"
     assert all(verify("whsec_test", a.signature, a.body, time.time()) for a in receiver.arrivals)
+
+
+# -- docs/destinations.md ----------------------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "destinations.md"
+
+
+def _blocks(language: str) -> list[str]:
+    import re
+
+    return re.findall(rf"```{language}\n(.*?)```", DOCS.read_text(encoding="utf-8"), re.S)
+
+
+def test_docs_settings_example_is_valid(tmp_path: Path) -> None:
+    """The settings example of the docs loads, with what it says it sets."""
+    (toml,) = _blocks("toml")
+    ws = make_workspace(tmp_path / "ws", toml)
+    got = ws.settings.destinations
+    assert sorted(got) == ["crm_segments", "email_tool", "exports"]
+    assert (got["exports"].kind, got["exports"].format) == ("file", "csv")
+    assert got["email_tool"].purposes == ["marketing"]
+    assert not got["crm_segments"].counts_as_sent
+
+
+def test_docs_receiver_snippet_verifies_what_we_send() -> None:
+    """The receiver's check in the docs (stdlib only) accepts our signature, including the
+    documented example vector, and refuses a tampered body or an old request."""
+    (snippet,) = _blocks("python")
+    space: dict[str, Any] = {}
+    exec(snippet, space)
+    check = space["verify_clientela_signature"]
+    body = b'{"data":{},"id":"act-1"}'
+    header = signature("s3cret", 1_782_864_000, body)
+    assert check("s3cret", header, body, now=1_782_864_010)
+    assert not check("s3cret", header, body + b" ", now=1_782_864_010)
+    assert not check("s3cret", header, body, now=1_782_864_000 + 301)
+    documented = "t=1700000000,v1=ecac3db019d6961feb250a8b04713734da314547cb15baf31dc562e57aa8c202"
+    assert documented in DOCS.read_text(encoding="utf-8")
+    assert check("whsec_test", documented, b'{"id":"a1"}', now=1_700_000_000)
+
+
+def test_docs_body_example_has_the_keys_we_send() -> None:
+    """The JSON body shown in the docs has the keys webhook.body writes."""
+    from datetime import UTC, datetime
+
+    from clientela.activation.destinations.webhook import body
+    from clientela.activation.store import StoredItem
+
+    (example,) = _blocks("json")
+    now = datetime.now(UTC)
+    item = StoredItem("d", "a1", "action", "v1", {}, "pending", 0, now, None, now, None)
+    assert set(json.loads(example)) == set(json.loads(body(item)))
+    assert set(json.loads(example)["data"]) == set(action("a", "c", "x", "marketing"))
