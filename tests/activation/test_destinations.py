@@ -290,6 +290,21 @@ def test_webhook_retries_then_dead_letters_then_replays(
         assert sorted(set(receiver.keys())) == sorted(PLANNED)
 
 
+def test_a_pass_tries_every_item_before_retrying_any(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no backoff at all, a failing item is due again at once, yet each pass tries
+    every item once: arrivals are act-1..act-6, then act-1..act-6 again."""
+    monkeypatch.setenv(SECRET_ENV, "whsec_test")
+    with receiving(lambda key, seen: "fail") as receiver:
+        toml = _webhook(receiver.url, backoff_base_seconds=0, backoff_max_seconds=0)
+        ws = make_workspace(tmp_path / "ws", toml.replace("max_attempts = 3", "max_attempts = 2"))
+        publish(ws)
+        done = deliver_published(ws, sleep=lambda s: None).destinations[0]
+        assert (done.retried, done.dead) == (6, 6)
+        assert receiver.keys() == PLANNED + PLANNED
+
+
 def test_webhook_refusal_is_not_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A 400 refuses the item itself: dead at once (one attempt), with the reason."""
     monkeypatch.setenv(SECRET_ENV, "whsec_test")

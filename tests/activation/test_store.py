@@ -71,6 +71,16 @@ def test_items_go_pending_to_delivered_or_dead_and_dead_ones_replay(ws: Workspac
         assert (again.item_id, again.attempts, again.status) == ("a1", 0, "pending")
 
 
+def test_due_items_page_in_enqueue_order(ws: Workspace) -> None:
+    """Pages follow the order of enqueueing, the cursor being the last item's seq."""
+    with DeliveryStore.open(ws) as store:
+        store.enqueue([_action("hook", k) for k in ("b", "a", "c")], T0)
+        first = store.due("hook", T0, limit=2)
+        assert [i.item_id for i in first] == ["b", "a"]
+        assert [i.item_id for i in store.due("hook", T0, after=first[-1].seq)] == ["c"]
+        assert store.due("hook", T0 - 1) == []  # not due before it was enqueued
+
+
 def test_enqueued_versions_are_remembered(ws: Workspace) -> None:
     """A version is marked per destination, so the next delivery skips reading it again."""
     with DeliveryStore.open(ws) as store:

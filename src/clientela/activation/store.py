@@ -99,6 +99,8 @@ class StoredItem:
     last_error: str | None
     enqueued_at: datetime
     delivered_at: datetime | None
+    seq: int = 0
+    """Its place in the outbox (the order items were enqueued in)."""
 
 
 def _time(seconds: float | None) -> datetime | None:
@@ -118,6 +120,7 @@ def _stored(row: sqlite3.Row) -> StoredItem:
         last_error=row["last_error"],
         enqueued_at=datetime.fromtimestamp(row["enqueued_at"], UTC),
         delivered_at=_time(row["delivered_at"]),
+        seq=row["seq"],
     )
 
 
@@ -214,12 +217,15 @@ class DeliveryStore:
 
     # -- delivering ---------------------------------------------------------------------------
 
-    def due(self, destination: str, now: float, limit: int = 1000) -> list[StoredItem]:
-        """Pending items whose next attempt time has come, oldest first."""
+    def due(
+        self, destination: str, now: float, limit: int = 1000, after: int = 0
+    ) -> list[StoredItem]:
+        """Pending items whose next attempt time has come, in the order they were enqueued;
+        ``after`` (the ``seq`` of the last item of the previous page) pages on."""
         rows = self.con.execute(
-            "SELECT * FROM outbox WHERE destination = ? AND status = 'pending' "
-            "AND next_attempt_at <= ? ORDER BY enqueued_at, item_id LIMIT ?",
-            (destination, now, limit),
+            "SELECT rowid AS seq, * FROM outbox WHERE destination = ? AND status = 'pending' "
+            "AND next_attempt_at <= ? AND rowid > ? ORDER BY rowid LIMIT ?",
+            (destination, now, after, limit),
         )
         return [_stored(r) for r in rows]
 
@@ -293,8 +299,7 @@ class DeliveryStore:
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
         total = self.con.execute(f"SELECT count(*) FROM outbox {where}", args).fetchone()[0]
         rows = self.con.execute(
-            f"SELECT * FROM outbox {where} ORDER BY enqueued_at, destination, item_id "
-            "LIMIT ? OFFSET ?",
+            f"SELECT rowid AS seq, * FROM outbox {where} ORDER BY rowid LIMIT ? OFFSET ?",
             [*args, limit, offset],
         )
         return [_stored(r) for r in rows], int(total)

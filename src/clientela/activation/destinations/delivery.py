@@ -22,7 +22,7 @@ from clientela.activation.destinations import files, webhook
 from clientela.activation.destinations.items import Published, items_for
 from clientela.activation.destinations.signing import Backoff
 from clientela.activation.settings import DestinationSettings
-from clientela.activation.store import DB_FILE, DeliveryStore, delivery_lock
+from clientela.activation.store import DB_FILE, DeliveryStore, StoredItem, delivery_lock
 from clientela.errors import ClientelaError, ConfigError
 from clientela.workspace import Workspace
 
@@ -215,27 +215,45 @@ def _deliver_webhook(
 ) -> None:
     assert settings.url is not None  # the settings refuse a webhook without it
     while True:
-        for item in store.due(done.name, clock()):
-            outcome = webhook.post(settings.url, secret, item, settings.timeout_seconds, clock())
-            if outcome.ok:
-                store.mark_delivered(done.name, [item.item_id], clock())
-                done.delivered += 1
-                continue
-            failures = item.attempts + 1
-            dead = not outcome.retry or failures >= settings.max_attempts
-            error = f"attempt {failures}: {outcome.error}"
-            if not outcome.retry:
-                error += " (refused by the receiver: not retried)"
-            store.mark_failed(
-                done.name, item.item_id, error, clock() + backoff.delay(failures), dead
-            )
-            if dead:
-                done.dead += 1
-            else:
-                done.retried += 1
-            if len(done.errors) < 10:
-                done.errors.append(f"{item.item_id}: {error}")
+        # One pass: every item due at its start, once (paged by a cursor, so an item that
+        # fails and is due again at once is not retried before the others were tried).
+        started = clock()
+        cursor = 0
+        while page := store.due(done.name, started, after=cursor):
+            cursor = page[-1].seq
+            _attempt_each(store, done, settings, secret, backoff, page, clock)
         upcoming = store.next_attempt(done.name)
         if upcoming is None or upcoming > deadline:
             return
         sleep(max(0.0, upcoming - clock()))
+
+
+def _attempt_each(
+    store: DeliveryStore,
+    done: DestinationReport,
+    settings: DestinationSettings,
+    secret: str,
+    backoff: Backoff,
+    items: list[StoredItem],
+    clock: Callable[[], float],
+) -> None:
+    """POST each item once; record a 2xx as delivered, anything else as a failed attempt."""
+    assert settings.url is not None  # the settings refuse a webhook without it
+    for item in items:
+        outcome = webhook.post(settings.url, secret, item, settings.timeout_seconds, clock())
+        if outcome.ok:
+            store.mark_delivered(done.name, [item.item_id], clock())
+            done.delivered += 1
+            continue
+        failures = item.attempts + 1
+        dead = not outcome.retry or failures >= settings.max_attempts
+        error = f"attempt {failures}: {outcome.error}"
+        if not outcome.retry:
+            error += " (refused by the receiver: not retried)"
+        store.mark_failed(done.name, item.item_id, error, clock() + backoff.delay(failures), dead)
+        if dead:
+            done.dead += 1
+        else:
+            done.retried += 1
+        if len(done.errors) < 10:
+            done.errors.append(f"{item.item_id}: {error}")
