@@ -3,7 +3,8 @@
 Routers: ingestion (``/v1/*``, Segment's HTTP Tracking API, :mod:`clientela.api.ingest`),
 the read API (``/api/*``, :mod:`clientela.api.read`; its predictions in
 :mod:`clientela.api.predict`), runs of the main job (``/api/runs``,
-:mod:`clientela.api.runs`), the admin API (``/api/admin/*``, :mod:`clientela.api.admin`) and
+:mod:`clientela.api.runs`), deliveries (``/api/deliveries``, ``/api/deliver``,
+:mod:`clientela.api.deliveries`), the admin API (``/api/admin/*``, :mod:`clientela.api.admin`) and
 the privacy API (``/api/privacy/*``, :mod:`clientela.api.privacy`).
 Which kind of key each takes is stated in :mod:`clientela.api.auth`. Errors are always JSON
 with ``code`` and ``message`` (:mod:`clientela.api.errors`).
