@@ -50,6 +50,8 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/runs"): READ,
     ("GET", "/api/runs/{run_id}"): READ,
     ("POST", "/api/runs"): ADMIN,
+    ("GET", "/api/deliveries"): READ,
+    ("POST", "/api/deliver"): ADMIN,  # sends personal data out of the workspace
     ("GET", "/api/admin/keys"): ADMIN,
     ("POST", "/api/admin/keys"): ADMIN,
     ("DELETE", "/api/admin/keys/{key}"): ADMIN,
@@ -165,6 +167,8 @@ def _request(stage: Stage, method: str, path: str) -> tuple[str, dict[str, Any]]
         options["json"] = single
     elif (method, path) == ("POST", "/api/runs"):
         options["json"] = {}
+    elif (method, path) == ("POST", "/api/deliver"):
+        options["json"] = {"dry_run": True}
     elif (method, path) == ("POST", "/api/admin/keys"):
         options["json"] = {"kind": "read"}
     elif (method, path) == ("POST", "/api/admin/quarantine/retry"):

@@ -3,7 +3,8 @@
 Routers: ingestion (``/v1/*``, Segment's HTTP Tracking API, :mod:`clientela.api.ingest`),
 the read API (``/api/*``, :mod:`clientela.api.read`; its predictions in
 :mod:`clientela.api.predict`), runs of the main job (``/api/runs``,
-:mod:`clientela.api.runs`), the admin API (``/api/admin/*``, :mod:`clientela.api.admin`) and
+:mod:`clientela.api.runs`), deliveries (``/api/deliveries``, ``/api/deliver``,
+:mod:`clientela.api.deliveries`), the admin API (``/api/admin/*``, :mod:`clientela.api.admin`) and
 the privacy API (``/api/privacy/*``, :mod:`clientela.api.privacy`).
 Which kind of key each takes is stated in :mod:`clientela.api.auth`. Errors are always JSON
 with ``code`` and ``message`` (:mod:`clientela.api.errors`).
@@ -14,6 +15,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from clientela.api.admin import router as admin_router
+from clientela.api.deliveries import router as deliveries_router
 from clientela.api.errors import install_handlers
 from clientela.api.ingest import install as install_ingestion
 from clientela.api.predict import router as predict_router
@@ -39,6 +41,7 @@ def create_app(workspace: Workspace) -> FastAPI:
     app.include_router(predict_router)  # /api/predictions*, /api/contacts/{c}/predictions...
     app.include_router(read_router)  # /api/* (read keys), /docs (Swagger UI, no CDN)
     app.include_router(runs_router)  # /api/runs (start: admin keys; follow: read keys)
+    app.include_router(deliveries_router)  # /api/deliveries (read keys), /api/deliver (admin)
     app.include_router(admin_router)  # /api/admin/* (admin keys)
     app.include_router(privacy_router)  # /api/privacy/* (admin keys)
     return app

@@ -8,6 +8,7 @@ by ``clientela --help``:
 - ``ingest``: init, ingest, import contacts|accounts
 - ``quarantine``: quarantine list|show|retry
 - ``run``: run, score
+- ``deliver``: deliver, deliveries list
 - ``contacts``: contacts show|list, explain
 - ``predict``: predict
 - ``metrics``: metrics
@@ -26,6 +27,7 @@ from clientela.cli.common import app, main
 from clientela.cli import ingest  # noqa: F401  init, ingest, import
 from clientela.cli import quarantine  # noqa: F401
 from clientela.cli import run  # noqa: F401  run, score
+from clientela.cli import deliver  # noqa: F401  deliver, deliveries
 from clientela.cli import contacts  # noqa: F401  contacts, explain
 from clientela.cli import predict  # noqa: F401  the model report
 from clientela.cli import check  # noqa: F401  the tracking plan check

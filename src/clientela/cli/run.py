@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -54,6 +55,12 @@ def _run_job(workspace: Path | None, engine: str | None, as_of: datetime | None)
 def run(
     engine: EngineOpt = None,
     as_of: AsOfOpt = None,
+    deliver: Annotated[
+        bool,
+        typer.Option(
+            "--deliver", help="Then deliver the new version to the destinations (deliver)."
+        ),
+    ] = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """The main job: identities, profiles, audience classes, scores, stages; publish all."""
@@ -69,6 +76,10 @@ def run(
     console.print(table)
     if not report.rows.get("contacts"):
         _hint_if_nothing_landed(_workspace(workspace))
+    if deliver:
+        from clientela.cli.deliver import print_delivery, run_delivery
+
+        print_delivery(run_delivery(_workspace(workspace)))
 
 
 @app.command()
