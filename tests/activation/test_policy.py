@@ -6,9 +6,11 @@ One world is built and computed once for the module; proposed actions are writte
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import ibis
@@ -18,8 +20,9 @@ import pytest
 from clientela import pipeline
 from clientela.activation import job as activation_job
 from clientela.activation import policy, segments
+from clientela.activation.settings import FrequencyCap, PolicySettings
 from clientela.activation.tables import PROPOSED_SCHEMA, SENT_SCHEMA
-from clientela.config import Settings
+from clientela.config import Settings, parse_settings
 from clientela.engine import Engine, connect
 from conftest import make_workspace
 from helpers import land
@@ -374,8 +377,6 @@ def test_cap_counts_delivered_and_reported_sends_and_exempts_transactional(world
 def test_a_cap_over_every_purpose_but_the_exempt(world: World) -> None:
     """A cap of 3 over "all" purposes still leaves transactional sends out: gus has 2
     (26 Jun, 28 Jun; the transactional 29 Jun is exempt) → planned; at limit 2 → capped."""
-    from clientela.activation.settings import FrequencyCap
-
     loose = _settings(world, caps=[FrequencyCap(limit=3, days=7, purposes=["all"])])
     assert (
         world.decide([("gus", "p", "email", "sales")], settings=loose)["gus-p"]["status"]
@@ -442,3 +443,60 @@ def test_no_marketing_or_sales_planned_for_non_buyers_or_opted_out(world: World)
     withdrawn = {("bob", "email"), ("cy", "sms"), ("dee", "email"), ("ivy", "email")}
     assert not planned & withdrawn
     assert {("cy", "email"), ("ann", "email")} <= planned
+
+
+# --- docs/policy.md --------------------------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "policy.md"
+
+
+def _blocks(kind: str) -> list[str]:
+    text = DOCS.read_text(encoding="utf-8")
+    return [part.split("```", 1)[0] for part in text.split(f"```{kind}\n")[1:]]
+
+
+def test_docs_settings_examples_load_and_the_defaults_are_true() -> None:
+    """Every TOML example of docs/policy.md loads; the one with every setting is the defaults;
+    every setting of [policy] is named in the docs."""
+    loaded = [parse_settings(tomllib.loads(block)).policy for block in _blocks("toml")]
+    assert PolicySettings() in loaded
+    strict = loaded[-1]
+    assert strict.require_opt_in == ["email"] and [c.limit for c in strict.caps] == [2, 4]
+    text = DOCS.read_text(encoding="utf-8")
+    for name in PolicySettings.model_fields:
+        assert any(f in text for f in (f"`{name}`", f"{name} =", f"policy.{name}")), name
+
+
+def test_docs_reasons_are_the_ones_the_policy_writes(world: World) -> None:
+    """The reasons listed in docs/policy.md are exactly those these cases publish."""
+    tokyo = world.settings.model_copy(
+        update={"report": world.settings.report.model_copy(update={"timezone": "Asia/Tokyo"})}
+    )
+    tight = _settings(world, caps=[FrequencyCap(limit=2, days=7, purposes=["all"])])
+    runs = [
+        world.decide(
+            [
+                ("dee", "promo", "email", "marketing"),
+                ("hal", "promo", "email", "marketing"),
+                ("bob", "promo", "email", "marketing"),
+                ("cy", "promo", "sms", "marketing"),
+                ("eve", "call", "phone", "sales"),
+                ("eve", "promo", "email", "marketing"),
+                ("fay", "promo", "email", "marketing"),
+                ("gus", "promo", "email", "marketing"),
+            ],
+            dnc=("hal",),
+        ),
+        world.decide(
+            [("hal", "promo", "email", "marketing")],
+            settings=_settings(world, require_opt_in=["email"]),
+        ),
+        world.decide([("ann", "promo", "email", "marketing")], moment=on("2026-03-28 06:30")),
+        world.decide(
+            [("hal", "promo", "email", "marketing")], moment=on("2026-07-01 13:00"), settings=tokyo
+        ),
+        world.decide([("gus", "promo", "email", "sales")], settings=tight),
+    ]
+    written = {r["suppressed_reason"] for run in runs for r in run.values()} - {None}
+    [listed] = _blocks("text")
+    assert written == set(listed.strip().splitlines())
