@@ -30,6 +30,9 @@ def print_summary(summary: Any, title: str = "actions of the day") -> None:
     for action, n in summary.planned.items():
         planned.add_row(action, f"{n:,}")
     console.print(planned)
+    if not summary.suppressed:
+        console.print("none suppressed by the contact policy")
+        return
     stopped = Table(title=f"{sum(summary.suppressed.values()):,} suppressed by the contact policy")
     stopped.add_column("reason")
     stopped.add_column("suppressed", justify="right")
