@@ -27,6 +27,9 @@ competitor_domains = ["rival.example"]
 [predict.recommend]
 min_co_buyers = 1
 min_lift = 0.5
+
+[policy]
+do_not_contact = ["jo@mail.example"]
 """
 
 
@@ -80,6 +83,12 @@ def _world(tmp_path: Path) -> Workspace:
     j.identify(user_id="jo", traits={"email": "jo@mail.example"}, at=80)
     j.track("Job Application Submitted", user_id="jo", properties={"job_id": "j1"}, at=81)
     j.identify(user_id="riv", traits={"email": "x@rival.example", "company": "Rival"}, at=82)
+    # -- activation: policy --
+    # Consent from a trait and from events (latest wins), a zone, a reported send.
+    j.identify(user_id="fay", traits={"email_opt_in": "false", "timezone": "Europe/Madrid"}, at=92)
+    j.track("Unsubscribed", user_id="gus", at=93)
+    j.track("Consent Updated", user_id="fay", properties={"channel": "sms", "granted": True}, at=94)
+    j.track("Email Sent", user_id="bob", properties={"purpose": "marketing"}, at=95)
     ingest_files(ws, [j.write(tmp_path / "e.jsonl")])
     contacts = tmp_path / "contacts.csv"
     contacts.write_text(

@@ -42,6 +42,12 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/contacts/{contact:path}/recommendations"): READ,
     ("GET", "/api/predictions"): READ,
     ("GET", "/api/predictions/models"): READ,
+    ("GET", "/api/actions"): READ,
+    ("GET", "/api/actions/summary"): READ,
+    ("GET", "/api/contacts/{contact:path}/actions"): READ,
+    ("GET", "/api/policy/do-not-contact"): ADMIN,
+    ("POST", "/api/policy/do-not-contact"): ADMIN,
+    ("DELETE", "/api/policy/do-not-contact/{entry:path}"): ADMIN,
     ("GET", "/api/accounts"): READ,
     ("GET", "/api/accounts/{account_id:path}"): READ,
     ("GET", "/api/metrics"): READ,
@@ -151,6 +157,8 @@ def _request(stage: Stage, method: str, path: str) -> tuple[str, dict[str, Any]]
         "/api/contacts/{contact:path}/timeline": "/api/contacts/a/timeline",
         "/api/contacts/{contact:path}/explain": "/api/contacts/a/explain",
         "/api/contacts/{contact:path}/predictions": "/api/contacts/a/predictions",
+        "/api/contacts/{contact:path}/actions": "/api/contacts/a/actions",
+        "/api/policy/do-not-contact/{entry:path}": "/api/policy/do-not-contact/matrix@x.example",
         "/api/contacts/{contact:path}/recommendations": "/api/contacts/a/recommendations",
         "/api/accounts/{account_id:path}": "/api/accounts/acme",
         "/api/metrics/{name}": "/api/metrics/audience_growth",
@@ -173,6 +181,8 @@ def _request(stage: Stage, method: str, path: str) -> tuple[str, dict[str, Any]]
         options["json"] = {"kind": "read"}
     elif (method, path) == ("POST", "/api/admin/quarantine/retry"):
         options["json"] = {"id": stage.quarantine_id}
+    elif (method, path) == ("POST", "/api/policy/do-not-contact"):
+        options["json"] = {"entry": "matrix@x.example"}
     elif path.startswith("/api/privacy/"):
         options["json"] = {"id": "nobody@nowhere.example"}  # nobody: nothing to forget
     return url, options

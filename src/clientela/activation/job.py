@@ -93,7 +93,15 @@ def build(
     consent = policy.consent(engine, settings, inputs.contact_events, inputs.contact_traits, moment)
     sent = ibis.memtable(sent_messages(workspace))
     decided = policy.apply(
-        engine, settings, proposed, facts, consent, sent, inputs.contact_events, moment
+        engine,
+        settings,
+        proposed,
+        facts,
+        consent,
+        sent,
+        inputs.contact_events,
+        moment,
+        [entry.entry for entry in policy.do_not_contact(workspace)],
     )
     return {
         "loyalty_ledger": points.ledger,

@@ -44,8 +44,161 @@ class PlaybookSettings(_Section):
 # ---------------------------------------------------------------------------------------------
 
 
+PURPOSES = ("transactional", "service", "sales", "marketing", "courtesy")
+"""What an action is for (``purpose`` of an action): the policy's rules name these."""
+
+_CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def _purposes(value: list[str], allow_all: bool = False) -> list[str]:
+    known = (*PURPOSES, "all") if allow_all else PURPOSES
+    for purpose in value:
+        if purpose not in known:
+            raise ValueError(f"unknown purpose {purpose!r}: expected one of {', '.join(known)}")
+    return value
+
+
+class ConsentTrait(_Section):
+    """An identify trait that records consent (``[policy.consent_traits.NAME]``): a true
+    value means ``granted = when_true`` on ``channel`` (a false value the opposite)."""
+
+    channel: str = "email"
+    """The channel it speaks for; ``all`` means every channel."""
+    when_true: bool = True
+    """What a true value means: ``true`` for ``email_opt_in``, ``false`` for ``unsubscribed``."""
+
+
+def _default_consent_traits() -> dict[str, ConsentTrait]:
+    return {
+        "email_opt_in": ConsentTrait(channel="email", when_true=True),
+        "sms_opt_in": ConsentTrait(channel="sms", when_true=True),
+        "unsubscribed": ConsentTrait(channel="email", when_true=False),
+        "marketing_opt_out": ConsentTrait(channel="all", when_true=False),
+    }
+
+
+class FrequencyCap(_Section):
+    """At most ``limit`` messages of ``purposes`` in ``days`` days, across every channel
+    (``[[policy.caps]]``)."""
+
+    limit: int = Field(ge=1)
+    days: int = Field(ge=1)
+    purposes: list[str] = Field(default_factory=lambda: ["marketing"])
+    """The purposes it counts and stops (``all``: every purpose not in ``cap_exempt``)."""
+
+    @field_validator("purposes")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one purpose (or 'all')")
+        return _purposes(value, allow_all=True)
+
+
+class QuietHours(_Section):
+    """No message between ``start`` and ``end`` (HH:MM, local time of the contact, else of
+    ``[report] timezone``); equal times mean no quiet hours (``[policy.quiet_hours]``)."""
+
+    start: str = "21:00"
+    end: str = "08:00"
+    exempt: list[str] = Field(default_factory=lambda: ["transactional"])
+    """Purposes that may go at any hour."""
+
+    @field_validator("start", "end")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        if not _CLOCK.match(value):
+            raise ValueError("a time of day as HH:MM, such as '21:00' or '08:30'")
+        return value
+
+    @field_validator("exempt")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        return _purposes(value)
+
+    def minutes(self) -> tuple[int, int]:
+        """(start, end) as minutes after midnight."""
+        h1, m1 = self.start.split(":")
+        h2, m2 = self.end.split(":")
+        return int(h1) * 60 + int(m1), int(h2) * 60 + int(m2)
+
+    def is_quiet(self, minute_of_day: int) -> bool:
+        """Whether a local time (minutes after midnight) falls in the quiet window; a
+        window that wraps midnight (21:00-08:00) is quiet after start or before end."""
+        start, end = self.minutes()
+        if start == end:
+            return False
+        if start < end:
+            return start <= minute_of_day < end
+        return minute_of_day >= start or minute_of_day < end
+
+
 class PolicySettings(_Section):
-    """The contact policy (``[policy]``): consent, do-not-contact, caps, quiet hours."""
+    """The contact policy (``[policy]``): consent, do-not-contact, caps, quiet hours and
+    the classes that never receive marketing. See ``docs/policy.md``."""
+
+    consent_traits: dict[str, ConsentTrait] = Field(default_factory=_default_consent_traits)
+    """Identify traits that record consent, by trait name."""
+    opt_out_events: list[str] = Field(default_factory=lambda: ["Unsubscribed"])
+    """Events that withdraw consent (on the ``channel_property``'s channel, else
+    ``default_channel``)."""
+    opt_in_events: list[str] = Field(default_factory=lambda: ["Resubscribed"])
+    """Events that grant it again."""
+    consent_events: list[str] = Field(default_factory=lambda: ["Consent Updated"])
+    """Events that say either, with ``granted_property`` true or false."""
+    channel_property: str = "channel"
+    granted_property: str = "granted"
+    default_channel: str = "email"
+    """The channel of a consent event that names none."""
+    require_opt_in: list[str] = Field(default_factory=list)
+    """Channels where no consent record means no consent (``all``: every channel). Empty by
+    default: consent is assumed until withdrawn; GDPR-minded teams list ``email`` or ``all``."""
+    consent_exempt: list[str] = Field(default_factory=lambda: ["transactional", "service"])
+    """Purposes that go whatever the marketing consent (receipts, answers to a ticket)."""
+    do_not_contact: list[str] = Field(default_factory=list)
+    """Emails, user ids or contact ids that must never be contacted, for any purpose (the
+    workspace keeps a second list, managed with ``clientela policy dnc``)."""
+    buyer_classes: list[str] = Field(default_factory=lambda: ["buyer"])
+    """Audience classes that may receive ``buyer_only`` purposes."""
+    buyer_only: list[str] = Field(default_factory=lambda: ["marketing", "sales"])
+    """Purposes that only buyers receive (competitors, students, job seekers, vendors get
+    courtesy, service and transactional messages only)."""
+    quiet_hours: QuietHours = Field(default_factory=QuietHours)
+    caps: list[FrequencyCap] = Field(
+        default_factory=lambda: [FrequencyCap(limit=2, days=7, purposes=["marketing"])]
+    )
+    """Frequency caps across channels; the first one reached names the suppression."""
+    cap_exempt: list[str] = Field(default_factory=lambda: ["transactional"])
+    """Purposes never counted nor capped."""
+    sent_events: dict[str, str] = Field(
+        default_factory=lambda: {"Email Sent": "email", "SMS Sent": "sms", "Push Sent": "push"}
+    )
+    """Events that report a message sent by another tool, with its channel: caps count them
+    together with what clientela delivered."""
+    purpose_property: str = "purpose"
+    default_sent_purpose: str = "marketing"
+    """The purpose of a sent event that names none (marketing: it counts towards the caps)."""
+
+    @field_validator("consent_exempt", "buyer_only", "cap_exempt")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        return _purposes(value)
+
+    @field_validator("default_sent_purpose")
+    @classmethod
+    def _known_one(cls, value: str) -> str:
+        return _purposes([value])[0]
+
+    @field_validator("do_not_contact")
+    @classmethod
+    def _entries(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if not entry.strip():
+                raise ValueError("a blank entry: list emails, user ids or contact ids")
+        return value
+
+    def property_keys(self) -> list[str]:
+        """The consent events' channel and granted properties and the sent events' purpose."""
+        return [self.channel_property, self.granted_property, self.purpose_property]
 
 
 # ---------------------------------------------------------------------------------------------

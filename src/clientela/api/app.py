@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from clientela.api.actions import router as actions_router
 from clientela.api.admin import router as admin_router
 from clientela.api.deliveries import router as deliveries_router
 from clientela.api.errors import install_handlers
@@ -39,6 +40,7 @@ def create_app(workspace: Workspace) -> FastAPI:
     install_ingestion(app)  # /v1/*, and the HTTP log and its compactor for the app's life
     # Before the read API: its contact sub-routes must precede /api/contacts/{contact:path}.
     app.include_router(predict_router)  # /api/predictions*, /api/contacts/{c}/predictions...
+    app.include_router(actions_router)  # /api/actions*, /api/contacts/{c}/actions, /api/policy/*
     app.include_router(read_router)  # /api/* (read keys), /docs (Swagger UI, no CDN)
     app.include_router(runs_router)  # /api/runs (start: admin keys; follow: read keys)
     app.include_router(deliveries_router)  # /api/deliveries (read keys), /api/deliver (admin)

@@ -372,8 +372,8 @@ ContactPath = Annotated[
     Path(
         description=(
             "Contact id, userId, anonymousId or email; a '/' in it may be sent as it is or as "
-            "%2F (an id ending in '/timeline', '/explain', '/predictions' or '/recommendations' "
-            "is read as that sub-resource)."
+            "%2F (an id ending in '/timeline', '/explain', '/predictions', '/recommendations' or "
+            "'/actions' is read as that sub-resource)."
         ),
         max_length=ID_LIMIT,
         pattern=NO_NUL,

@@ -11,6 +11,7 @@ by ``clientela --help``:
 - ``deliver``: deliver, deliveries list
 - ``contacts``: contacts show|list, explain
 - ``predict``: predict
+- ``actions``: actions list|show; ``policy``: policy dnc add|remove|list
 - ``metrics``: metrics
 - ``report``: report
 - ``keys``: keys create|list|revoke
@@ -30,6 +31,8 @@ from clientela.cli import run  # noqa: F401  run, score
 from clientela.cli import deliver  # noqa: F401  deliver, deliveries
 from clientela.cli import contacts  # noqa: F401  contacts, explain
 from clientela.cli import predict  # noqa: F401  the model report
+from clientela.cli import actions  # noqa: F401  actions list|show
+from clientela.cli import policy  # noqa: F401  policy dnc add|remove|list
 from clientela.cli import check  # noqa: F401  the tracking plan check
 from clientela.cli import metrics  # noqa: F401
 from clientela.cli import report  # noqa: F401
