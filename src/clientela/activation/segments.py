@@ -37,11 +37,12 @@ from clientela.activation.tables import (
 from clientela.config import Settings
 from clientela.engine import Engine
 from clientela.engine.portable import union_all
-from clientela.errors import ClientelaError, InputError
+from clientela.errors import ClientelaError
 from clientela.workspace import Workspace
 
 __all__ = [
     "FACT_COLUMNS",
+    "SegmentError",
     "Segments",
     "contact_facts",
     "definitions",
@@ -53,6 +54,10 @@ __all__ = [
 
 SAVED_FILE = "segments.json"
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+class SegmentError(ClientelaError):
+    """A segment definition (or its name) is not valid; the message names segment and field."""
 
 
 @dataclass(frozen=True)
@@ -68,7 +73,7 @@ class Segments:
 def parse(name: str, raw: Any) -> SegmentDefinition:
     """A segment definition from plain data, or an error naming the segment and field."""
     if not NAME.match(name):
-        raise InputError(
+        raise SegmentError(
             f"segment name {name!r}: lowercase letters, digits and _ (starting with a letter)"
         )
     try:
@@ -78,7 +83,7 @@ def parse(name: str, raw: Any) -> SegmentDefinition:
             f"{'.'.join(str(p) for p in e['loc']) or '(definition)'}: {e['msg']}"
             for e in exc.errors()
         )
-        raise InputError(f"segment {name!r}: {problems}") from None
+        raise SegmentError(f"segment {name!r}: {problems}") from None
 
 
 def saved(workspace: Workspace) -> dict[str, SegmentDefinition]:
@@ -97,7 +102,7 @@ def save(workspace: Workspace, name: str, definition: SegmentDefinition) -> None
     """Keep a segment created from the CLI or the API (replacing a saved one of that name).
     A saved segment may not shadow one of ``clientela.toml``, nor name unknown segments."""
     if name in workspace.settings.segments:
-        raise InputError(
+        raise SegmentError(
             f"segment {name!r} is defined in clientela.toml ([segments.{name}]); "
             "choose another name or edit it there"
         )
