@@ -171,9 +171,8 @@ class BehaviourCondition(_Node):
             raise ValueError("did/did_not: an event name, a list of them, or 'page'")
         if self.path is not None and names != ["page"]:
             raise ValueError("path: only with did = 'page' (or did_not = 'page')")
-        if self.at_least is not None and self.at_most is not None:
-            if self.at_least > self.at_most:
-                raise ValueError(f"at_least ({self.at_least}) above at_most ({self.at_most})")
+        if self.at_least is not None and self.at_most is not None and self.at_least > self.at_most:
+            raise ValueError(f"at_least ({self.at_least}) above at_most ({self.at_most})")
         for key in self.where:
             if not re.match(r"^[A-Za-z_][A-Za-z0-9_.]*$", key):
                 raise ValueError(f"where: {key!r} is not a property name such as 'plan'")
@@ -357,7 +356,7 @@ def behaviour_counts(
 ) -> ir.Table:
     """contact_id and one count column per behaviour: ONE pass over the events (grouped by
     contact, a conditional sum per count). Events after ``moment_secs`` never count; a window
-    of N days keeps events with ``secs > moment − N × 86 400``."""
+    of N days keeps events with ``secs > moment - N * 86400``."""
     mine = events.filter(events.contact_id.notnull() & (events.secs <= moment_secs))
     sums: dict[str, ir.Value] = {}
     for column, cond in counts.items():
@@ -375,7 +374,7 @@ def behaviour_counts(
             values = wanted if isinstance(wanted, list) else [wanted]
             test = test & mine[property_column(key)].isin([_text(v) for v in values])
         if cond.within_days is not None:
-            start = moment_secs - int(round(cond.within_days * 86_400))
+            start = moment_secs - round(cond.within_days * 86_400)
             test = test & (mine.secs > start)
         sums[column] = ibis.ifelse(test.fill_null(False), 1, 0).sum().cast("int64")
     if not sums:
@@ -398,6 +397,28 @@ def _literal(value: Any) -> Any:
     return value
 
 
+def _compare(op: str, col: ir.Value, values: list[Any]) -> ir.BooleanValue:
+    """``col`` against the operator's value(s); a missing value is false."""
+    lit = _literal(values[0])
+    if op == "equals":
+        test = col == lit
+    elif op == "not_equals":
+        test = col != lit
+    elif op == "in":
+        test = col.isin(values)
+    elif op == "not_in":
+        test = col.notin(values)
+    elif op == "gt":
+        test = col > lit
+    elif op == "gte":
+        test = col >= lit
+    elif op == "lt":
+        test = col < lit
+    else:
+        test = col <= lit
+    return test.fill_null(False)
+
+
 def _field_test(cond: FieldCondition, table: ir.Table) -> ir.BooleanValue:
     if cond.field.startswith(TRAIT_PREFIX):
         text = table[trait_column(cond.field[len(TRAIT_PREFIX) :])]
@@ -414,18 +435,7 @@ def _field_test(cond: FieldCondition, table: ir.Table) -> ir.BooleanValue:
         col = number if numeric else text
         if not numeric and cond.field.startswith(TRAIT_PREFIX):
             values = [_text(v) for v in values]
-        lit = _literal(values[0])
-        test = {
-            "equals": lambda: col == lit,
-            "not_equals": lambda: col != lit,
-            "in": lambda: col.isin(values),
-            "not_in": lambda: col.notin(values),
-            "gt": lambda: col > lit,
-            "gte": lambda: col >= lit,
-            "lt": lambda: col < lit,
-            "lte": lambda: col <= lit,
-        }[op]()
-        tests.append(test.fill_null(False))
+        tests.append(_compare(op, col, values))
     out = tests[0]
     for more in tests[1:]:
         out = out & more
@@ -450,14 +460,19 @@ def predicate(
         return member(cond.segment)
     if isinstance(cond, NotCondition):
         return ~predicate(cond.not_, table, member)
-    parts = [predicate(c, table, member) for c in (cond.all if isinstance(cond, AllCondition) else cond.any)]
+    parts = [
+        predicate(c, table, member)
+        for c in (cond.all if isinstance(cond, AllCondition) else cond.any)
+    ]
     out = parts[0]
     for more in parts[1:]:
         out = (out & more) if isinstance(cond, AllCondition) else (out | more)
     return out
 
 
-def every(conditions: list[Condition], table: ir.Table, member: Callable[[str], ir.BooleanValue]) -> ir.BooleanValue:
+def every(
+    conditions: list[Condition], table: ir.Table, member: Callable[[str], ir.BooleanValue]
+) -> ir.BooleanValue:
     """All of ``conditions`` (true when there are none)."""
     out: ir.BooleanValue = ibis.literal(True)
     for cond in conditions:

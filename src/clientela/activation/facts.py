@@ -77,7 +77,7 @@ def _missed_responses(settings: Settings, events: ir.Table, moment_secs: int) ->
     ``metrics.human_roles``, at or after creation) came more than ``metrics.sla_minutes``
     later, or has not come and that time has passed by the as-of."""
     metrics = settings.metrics
-    sla = int(round(metrics.sla_minutes * 60))
+    sla = round(metrics.sla_minutes * 60)
     ticket_id = events[METRIC_FIELD_PREFIX + "ticket_id"]
     known = events.mutate(_ticket=ticket_id).filter(
         (events.secs <= moment_secs) & (events.type == "track") & ticket_id.notnull()
@@ -104,11 +104,7 @@ def _missed_responses(settings: Settings, events: ir.Table, moment_secs: int) ->
         (moment_secs - first.secs) > sla,
         (first.reply_secs - first.secs) > sla,
     )
-    return (
-        first.filter(missed)
-        .group_by("contact_id")
-        .aggregate(missed_secs=_.secs.max())
-    )
+    return first.filter(missed).group_by("contact_id").aggregate(missed_secs=_.secs.max())
 
 
 def _attach(table: ir.Table, extra: ir.Table) -> ir.Table:
@@ -123,9 +119,7 @@ def with_counts(
 ) -> ir.Table:
     """``facts`` with a count column for every behaviour condition it does not have yet
     (one aggregate over the events for all of them; 0 for contacts without events)."""
-    counts = {
-        c: b for c, b in cond.behaviours(conditions).items() if c not in facts.columns
-    }
+    counts = {c: b for c, b in cond.behaviours(conditions).items() if c not in facts.columns}
     if not counts:
         return facts
     for b in counts.values():

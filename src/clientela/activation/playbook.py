@@ -159,9 +159,7 @@ def propose(
     chosen = ibis.cases(*((t, i) for i, t in enumerate(tests)), else_=ibis.null("int64"))
 
     def pick(values: list[ir.Value], kind: str) -> ir.Value:
-        return ibis.cases(
-            *((chosen == i, v) for i, v in enumerate(values)), else_=ibis.null(kind)
-        )
+        return ibis.cases(*((chosen == i, v) for i, v in enumerate(values)), else_=ibis.null(kind))
 
     products = [
         table[f"products_{r.products}"] if r.products else ibis.null("string") for r in rules

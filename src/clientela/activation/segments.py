@@ -111,9 +111,7 @@ def save(workspace: Workspace, name: str, definition: SegmentDefinition) -> None
     current[name] = definition
     known = {**workspace.settings.segments, **current}
     _order(known)
-    body = {
-        n: {"description": d.description, **d.definition()} for n, d in sorted(current.items())
-    }
+    body = {n: {"description": d.description, **d.definition()} for n, d in sorted(current.items())}
     path = workspace.state_dir / SAVED_FILE
     with workspace.atomic_file(path) as tmp:
         tmp.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n", encoding="utf-8")
@@ -202,8 +200,12 @@ def evaluate(
                 json.dumps(d.definition(), sort_keys=True) for _src, d in known.values()
             ],
         },
-        schema={"segment": "string", "description": "string", "source": "string",
-                "definition": "string"},
+        schema={
+            "segment": "string",
+            "description": "string",
+            "source": "string",
+            "definition": "string",
+        },
     )
     defs = rows.left_join(counts, "segment").mutate(members=_.members.fill_null(0))
     return Segments(
