@@ -20,6 +20,7 @@ from clientela.api.predict import router as predict_router
 from clientela.api.privacy import router as privacy_router
 from clientela.api.read import router as read_router
 from clientela.api.runs import router as runs_router
+from clientela.api.segments import router as segments_router
 from clientela.workspace import Workspace
 
 
@@ -38,6 +39,7 @@ def create_app(workspace: Workspace) -> FastAPI:
     # Before the read API: its contact sub-routes must precede /api/contacts/{contact:path}.
     app.include_router(predict_router)  # /api/predictions*, /api/contacts/{c}/predictions...
     app.include_router(read_router)  # /api/* (read keys), /docs (Swagger UI, no CDN)
+    app.include_router(segments_router)  # /api/segments* (reads: read keys; POST: admin)
     app.include_router(runs_router)  # /api/runs (start: admin keys; follow: read keys)
     app.include_router(admin_router)  # /api/admin/* (admin keys)
     app.include_router(privacy_router)  # /api/privacy/* (admin keys)
