@@ -11,6 +11,7 @@ from pathlib import Path
 
 import ibis
 import pytest
+from facts_tables import events, facts
 from typer.testing import CliRunner
 
 from clientela.activation import playbook, segments
@@ -20,7 +21,6 @@ from clientela.config import Settings
 from clientela.engine import Engine, connect
 from clientela.predict.tables import RECOMMENDATIONS_SCHEMA
 from conftest import make_workspace
-from facts_tables import events, facts
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 AS_OF = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)
