@@ -38,6 +38,15 @@ def all_conditions(
     return out
 
 
+def _field(events: ir.Table, name: str) -> ir.StringValue:
+    """The metric field ``name`` of the events (null where the events do not carry it: a
+    hand-built events table may leave it out)."""
+    column = METRIC_FIELD_PREFIX + name
+    if column in events.columns:
+        return events[column].cast("string")
+    return ibis.null("string")
+
+
 def _days_since(moment_secs: int, secs: ir.IntegerValue) -> ir.FloatingValue:
     return ((moment_secs - secs).cast("float64") / float(DAY)).round(4)
 
@@ -54,7 +63,7 @@ def _event_facts(settings: Settings, events: ir.Table, moment_secs: int) -> ir.T
     orders = mine.group_by("contact_id").aggregate(
         last_order_secs=mine.secs.max(where=purchase.fill_null(False))
     )
-    rating = mine[METRIC_FIELD_PREFIX + "rating"].try_cast("float64")
+    rating = _field(mine, "rating").try_cast("float64")
     rated = mine.mutate(_rating=rating).filter(rating.notnull())
     ranked = rated.mutate(
         _rank=ibis.row_number().over(
@@ -78,7 +87,7 @@ def _missed_responses(settings: Settings, events: ir.Table, moment_secs: int) ->
     later, or has not come and that time has passed by the as-of."""
     metrics = settings.metrics
     sla = round(metrics.sla_minutes * 60)
-    ticket_id = events[METRIC_FIELD_PREFIX + "ticket_id"]
+    ticket_id = _field(events, "ticket_id")
     known = events.mutate(_ticket=ticket_id).filter(
         (events.secs <= moment_secs) & (events.type == "track") & ticket_id.notnull()
     )
@@ -89,7 +98,7 @@ def _missed_responses(settings: Settings, events: ir.Table, moment_secs: int) ->
         )
     )
     tickets = ranked.filter(ranked._rank == 0).select("contact_id", "_ticket", "secs")
-    role = known[METRIC_FIELD_PREFIX + "author_role"]
+    role = _field(known, "author_role")
     human = role.isin(metrics.human_roles) if metrics.human_roles else ibis.literal(False)
     replies = known.filter(known.event.isin(metrics.events.reply) & human.fill_null(False))
     replies = replies.select(r_ticket=_._ticket, r_secs=_.secs)

@@ -22,7 +22,7 @@ from clientela.api.read import ERRORS, Limit, Offset, _count, _error, _page_link
 from clientela.errors import ClientelaError
 from clientela.workspace import Workspace
 
-SegmentName = Annotated[str, Path(min_length=1, max_length=63, pattern=r"^[a-z][a-z0-9_]*$")]
+SegmentName = Annotated[str, Path(min_length=1, max_length=200)]
 
 
 class Segment(BaseModel):
