@@ -30,6 +30,21 @@ min_lift = 0.5
 
 [policy]
 do_not_contact = ["jo@mail.example"]
+
+[segments.pro_buyers]
+all = [{ did = "Order Completed", where = { plan = "pro" }, within_days = 30 }]
+
+[segments.pricing_not_bought]
+all = [
+  { did = "page", path = "/pricing", within_days = 7 },
+  { did_not = "Order Completed", within_days = 7 },
+]
+
+[segments.pro_plan]
+any = [{ field = "trait.plan", equals = "pro" }, { segment = "pro_buyers" }]
+
+[segments.repeat]
+all = [{ field = "orders", gte = 2 }, { not = { field = "stage", is_null = true } }]
 """
 
 
@@ -89,6 +104,17 @@ def _world(tmp_path: Path) -> Workspace:
     j.track("Unsubscribed", user_id="gus", at=93)
     j.track("Consent Updated", user_id="fay", properties={"channel": "sms", "granted": True}, at=94)
     j.track("Email Sent", user_id="bob", properties={"purpose": "marketing"}, at=95)
+    # -- activation: segments --
+    # Segments and playbook facts: a recent order with a property the segment filters on, a
+    # pricing visit without a purchase, a ticket first answered an hour later (missed the
+    # 30-minute response target) and a low rating.
+    j.identify(user_id="hal", traits={"email": "hal@hal.example", "plan": "pro"}, at=3400)
+    j.page(user_id="hal", properties={"path": "/pricing"}, at=3450)
+    j.track("Order Completed", user_id="gus", properties={"plan": "pro"}, at=3480)
+    j.track("Ticket Created", user_id="fay", properties={"ticket_id": "t9"}, at=3470)
+    reply = {"ticket_id": "t9", "author_role": "agent"}
+    j.track("Ticket Replied", user_id="agent1", properties=reply, at=3471)
+    j.track("Review Submitted", user_id="gus", properties={"rating": 2}, at=3485)
     ingest_files(ws, [j.write(tmp_path / "e.jsonl")])
     contacts = tmp_path / "contacts.csv"
     contacts.write_text(

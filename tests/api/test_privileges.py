@@ -17,6 +17,7 @@ from api_world import World, build
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 
+from clientela.activation import segments
 from clientela.api import create_app
 from clientela.ingest.files import ingest_files
 from clientela.keys import KINDS, create_key, revoke_key
@@ -53,6 +54,10 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/metrics"): READ,
     ("GET", "/api/metrics/{name}"): READ,
     ("GET", "/api/published"): READ,
+    ("GET", "/api/segments"): READ,
+    ("GET", "/api/segments/{name}"): READ,
+    ("GET", "/api/segments/{name}/history"): READ,
+    ("POST", "/api/segments"): ADMIN,
     ("GET", "/api/runs"): READ,
     ("GET", "/api/runs/{run_id}"): READ,
     ("POST", "/api/runs"): ADMIN,
@@ -128,6 +133,8 @@ def stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
         revoke_key(ws, info.id)
         revoked[kind] = key
     victim = create_key(ws, "read", "victim")[0].id
+    matrix = {"all": [{"field": "orders", "gte": 0}]}  # GET /api/segments/{name} reads it
+    segments.save(ws, "matrix", segments.parse("matrix", matrix))
     with TestClient(create_app(ws), raise_server_exceptions=False) as client:
         run = client.post("/api/runs", headers=_bearer(active["admin"]), json={})
         assert run.status_code == 202, run.text
@@ -162,6 +169,8 @@ def _request(stage: Stage, method: str, path: str) -> tuple[str, dict[str, Any]]
         "/api/contacts/{contact:path}/recommendations": "/api/contacts/a/recommendations",
         "/api/accounts/{account_id:path}": "/api/accounts/acme",
         "/api/metrics/{name}": "/api/metrics/audience_growth",
+        "/api/segments/{name}": "/api/segments/matrix",
+        "/api/segments/{name}/history": "/api/segments/matrix/history",
         "/api/runs/{run_id}": f"/api/runs/{stage.run_id}",
         "/api/admin/keys/{key}": f"/api/admin/keys/{stage.victim}",
         "/api/admin/quarantine/{quarantine_id}": f"/api/admin/quarantine/{stage.quarantine_id}",
@@ -183,6 +192,8 @@ def _request(stage: Stage, method: str, path: str) -> tuple[str, dict[str, Any]]
         options["json"] = {"id": stage.quarantine_id}
     elif (method, path) == ("POST", "/api/policy/do-not-contact"):
         options["json"] = {"entry": "matrix@x.example"}
+    elif (method, path) == ("POST", "/api/segments"):
+        options["json"] = {"name": "matrix", "all": [{"field": "orders", "gte": 0}]}
     elif path.startswith("/api/privacy/"):
         options["json"] = {"id": "nobody@nowhere.example"}  # nobody: nothing to forget
     return url, options

@@ -71,11 +71,12 @@ def build(
     """Every activation table of one run, as of ``moment``."""
     settings = workspace.settings
     points = loyalty.build(engine, settings, inputs.contact_events, inputs.classes, moment)
-    facts = segments.contact_facts(engine, settings, inputs, points.balances, moment)
+    kept = segments.saved(workspace)
+    facts = segments.contact_facts(engine, settings, inputs, points.balances, moment, kept)
     chosen = segments.evaluate(
         engine,
         settings,
-        segments.saved(workspace),
+        kept,
         facts,
         inputs.contact_events,
         previous(engine, "segment_history"),

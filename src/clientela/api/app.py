@@ -23,6 +23,7 @@ from clientela.api.predict import router as predict_router
 from clientela.api.privacy import router as privacy_router
 from clientela.api.read import router as read_router
 from clientela.api.runs import router as runs_router
+from clientela.api.segments import router as segments_router
 from clientela.workspace import Workspace
 
 
@@ -42,6 +43,7 @@ def create_app(workspace: Workspace) -> FastAPI:
     app.include_router(predict_router)  # /api/predictions*, /api/contacts/{c}/predictions...
     app.include_router(actions_router)  # /api/actions*, /api/contacts/{c}/actions, /api/policy/*
     app.include_router(read_router)  # /api/* (read keys), /docs (Swagger UI, no CDN)
+    app.include_router(segments_router)  # /api/segments* (reads: read keys; POST: admin)
     app.include_router(runs_router)  # /api/runs (start: admin keys; follow: read keys)
     app.include_router(deliveries_router)  # /api/deliveries (read keys), /api/deliver (admin)
     app.include_router(admin_router)  # /api/admin/* (admin keys)

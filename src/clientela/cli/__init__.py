@@ -12,6 +12,7 @@ by ``clientela --help``:
 - ``contacts``: contacts show|list, explain
 - ``predict``: predict
 - ``actions``: actions list|show; ``policy``: policy dnc add|remove|list
+- ``segments``: segments list|show|create|export, playbook show
 - ``metrics``: metrics
 - ``report``: report
 - ``keys``: keys create|list|revoke
@@ -33,6 +34,7 @@ from clientela.cli import contacts  # noqa: F401  contacts, explain
 from clientela.cli import predict  # noqa: F401  the model report
 from clientela.cli import actions  # noqa: F401  actions list|show
 from clientela.cli import policy  # noqa: F401  policy dnc add|remove|list
+from clientela.cli import segments  # noqa: F401  segments list|show|create|export, playbook
 from clientela.cli import check  # noqa: F401  the tracking plan check
 from clientela.cli import metrics  # noqa: F401
 from clientela.cli import report  # noqa: F401
