@@ -177,7 +177,7 @@ def settle(
         "secs",
         kind=ibis.literal("redeemed"),
         rule=ibis.literal("redemption"),
-        points=-taken.amount,
+        points=0.0 - taken.amount,
         message_id=taken.message_id,
         expires_secs=ibis.null("int64"),
         reason=ibis.cases(
@@ -202,7 +202,7 @@ def settle(
         "secs",
         kind=ibis.literal("expired"),
         rule=ibis.literal("expiry"),
-        points=-lapsed.amount,
+        points=0.0 - lapsed.amount,
         message_id=lapsed.message_id,
         expires_secs=ibis.null("int64"),
         reason=ibis.literal(f"not redeemed within {loyalty.expiry_days} days (")
