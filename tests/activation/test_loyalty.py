@@ -26,7 +26,8 @@ Tables = dict[str, dict[str, list[dict[str, Any]]]]
 
 @pytest.fixture(scope="module")
 def tables(tmp_path_factory: pytest.TempPathFactory) -> Tables:
-    return published(tmp_path_factory)[1]
+    built: Tables = published(tmp_path_factory)[1]
+    return built
 
 
 def _ledger(tables: Tables, who: str, when: str = "now") -> list[tuple[Any, ...]]:
@@ -199,9 +200,7 @@ def test_earn_rules_are_validated_with_clear_errors() -> None:
     with pytest.raises(ValidationError, match="where: a property name"):
         EarnRule(name="x", events=["A"], points=1, where={"bad key": "1"})
     with pytest.raises(ValidationError, match="review given twice"):
-        LoyaltySettings(
-            earn=[EarnRule(name="review", events=["A"], points=1)] * 2  # type: ignore[list-item]
-        )
+        LoyaltySettings(earn=[EarnRule(name="review", events=["A"], points=1)] * 2)
     with pytest.raises(ValidationError, match="one tier starting at 0"):
         LoyaltySettings(tiers={"Silver": 500})
     with pytest.raises(ValidationError, match="greater than 0"):
