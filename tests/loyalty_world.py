@@ -161,4 +161,6 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, dict
         now = run_job(ws, as_of=AS_OF)
         _BUILT["ws"] = ws
         _BUILT["tables"] = {"earlier": earlier, "now": now}
-    return _BUILT["ws"], _BUILT["tables"]
+    ws_built: Workspace = _BUILT["ws"]
+    tables: dict[str, Any] = _BUILT["tables"]
+    return ws_built, tables
