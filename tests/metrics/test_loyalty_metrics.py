@@ -21,7 +21,8 @@ MONTHS = Query(start=date(2025, 3, 1), end=date(2025, 5, 12), period="month")
 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    return published(tmp_path_factory)[0]
+    ws: Workspace = published(tmp_path_factory)[0]
+    return ws
 
 
 def _by_period(rows: list[dict[str, Any]], *columns: str) -> dict[str, tuple[Any, ...]]:
