@@ -10,6 +10,7 @@ by ``clientela --help``:
 - ``run``: run, score
 - ``contacts``: contacts show|list, explain
 - ``predict``: predict
+- ``loyalty``: loyalty show|summary
 - ``metrics``: metrics
 - ``report``: report
 - ``keys``: keys create|list|revoke
@@ -28,6 +29,7 @@ from clientela.cli import quarantine  # noqa: F401
 from clientela.cli import run  # noqa: F401  run, score
 from clientela.cli import contacts  # noqa: F401  contacts, explain
 from clientela.cli import predict  # noqa: F401  the model report
+from clientela.cli import loyalty  # noqa: F401  loyalty show|summary
 from clientela.cli import check  # noqa: F401  the tracking plan check
 from clientela.cli import metrics  # noqa: F401
 from clientela.cli import report  # noqa: F401
