@@ -6,7 +6,10 @@ story per contact); the arithmetic is repeated next to each assertion."""
 
 from __future__ import annotations
 
+import re
+import tomllib
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +20,9 @@ from clientela.activation.settings import EarnRule, LoyaltySettings
 from clientela.activation.tables import LOYALTY_LEDGER_SCHEMA, LOYALTY_SCHEMA, REFERRALS_SCHEMA
 from clientela.config import Settings
 from clientela.errors import ClientelaError
-from loyalty_world import AS_OF, day, published
+from loyalty_world import AS_OF, DAY0, SETTINGS, day, published
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "loyalty.md"
 
 pytestmark = pytest.mark.slow  # the shared world runs the main job twice (~40 s)
 
@@ -240,3 +245,29 @@ def test_the_defaults_fit_a_b2c_shop_and_the_programme_can_be_off() -> None:
         (built.referrals, REFERRALS_SCHEMA),
     ):
         assert table.to_pyarrow().schema == schema and table.count().to_pyarrow().as_py() == 0
+
+
+def _toml_blocks() -> list[dict[str, Any]]:
+    text = DOCS.read_text(encoding="utf-8")
+    return [tomllib.loads(b) for b in re.findall(r"```toml\n(.*?)```", text, re.S)]
+
+
+def test_the_documented_settings_are_the_shipped_defaults() -> None:
+    """docs/loyalty.md writes out the defaults: parsed, they equal LoyaltySettings()."""
+    written = Settings.model_validate(_toml_blocks()[0])
+    assert written.loyalty == LoyaltySettings()
+
+
+def test_the_documented_worked_example_is_the_tests_shop(tables: Tables) -> None:
+    """The worked example's settings are the shop's and its ledger table is ann's ledger."""
+    shop = tomllib.loads(SETTINGS)["loyalty"]
+    documented = _toml_blocks()[1]["loyalty"]
+    assert documented == {k: v for k, v in shop.items() if k != "earn"}
+    text = DOCS.read_text(encoding="utf-8").split("## A worked example", 1)[1]
+    rows = re.findall(r"^\| (\d+) \| (\w+) \| (\w+) \| (-?\d+) \|", text, re.M)
+    documented_rows = [(int(d), kind, rule, float(points)) for d, kind, rule, points in rows]
+    ann = [
+        ((at - DAY0).days, kind, rule, points)
+        for kind, rule, points, _message, at in _ledger(tables, "ann")
+    ]
+    assert documented_rows == ann
