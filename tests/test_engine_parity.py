@@ -45,6 +45,11 @@ any = [{ field = "trait.plan", equals = "pro" }, { segment = "pro_buyers" }]
 
 [segments.repeat]
 all = [{ field = "orders", gte = 2 }, { not = { field = "stage", is_null = true } }]
+
+[loyalty]
+expiry_days = 30
+tier_window_days = 60
+tiers = {Bronze = 0, Silver = 100, Gold = 300}
 """
 
 
@@ -115,6 +120,22 @@ def _world(tmp_path: Path) -> Workspace:
     reply = {"ticket_id": "t9", "author_role": "agent"}
     j.track("Ticket Replied", user_id="agent1", properties=reply, at=3471)
     j.track("Review Submitted", user_id="gus", properties={"rating": 2}, at=3485)
+    # -- activation: loyalty --
+    # lo1 earns (value, review, answer), redeems within and beyond the balance, lets points
+    # lapse (expiry_days = 30), refers lo2 (by email; converts) while lo3 signs up with the
+    # same code; tiers and tier_since move as lots leave the 60-day window.
+    j.identify(user_id="lo1", traits={"email": "lo1@mail.example"}, at=100)
+    j.track("Order Completed", user_id="lo1", properties={"revenue": 120.5}, at=101)
+    j.track("Review Submitted", user_id="lo1", properties={"rating": 5}, at=102)
+    j.track("Points Redeemed", user_id="lo1", properties={"points": 100}, at=103)
+    j.track("Post Created", user_id="lo1", properties={"post_id": "q", "parent_id": "p"}, at=104)
+    invite = {"referral_code": "LO1", "referred_email": "lo2@mail.example"}
+    j.track("Referral Sent", user_id="lo1", properties=invite, at=105)
+    j.identify(user_id="lo2", traits={"email": "lo2@mail.example"}, at=106)
+    j.track("Signed Up", user_id="lo3", properties={"referral_code": "LO1"}, at=107)
+    j.track("Order Completed", user_id="lo2", properties={"total": 30}, at=108)
+    j.track("Points Redeemed", user_id="lo1", properties={"points": 500}, at=24 * 20)
+    j.track("Order Completed", user_id="lo1", properties={"revenue": 5}, at=24 * 100)
     ingest_files(ws, [j.write(tmp_path / "e.jsonl")])
     contacts = tmp_path / "contacts.csv"
     contacts.write_text(

@@ -19,6 +19,7 @@ from clientela.api.admin import router as admin_router
 from clientela.api.deliveries import router as deliveries_router
 from clientela.api.errors import install_handlers
 from clientela.api.ingest import install as install_ingestion
+from clientela.api.loyalty import router as loyalty_router
 from clientela.api.predict import router as predict_router
 from clientela.api.privacy import router as privacy_router
 from clientela.api.read import router as read_router
@@ -42,6 +43,7 @@ def create_app(workspace: Workspace) -> FastAPI:
     # Before the read API: its contact sub-routes must precede /api/contacts/{contact:path}.
     app.include_router(predict_router)  # /api/predictions*, /api/contacts/{c}/predictions...
     app.include_router(actions_router)  # /api/actions*, /api/contacts/{c}/actions, /api/policy/*
+    app.include_router(loyalty_router)  # /api/loyalty, /api/contacts/{c}/loyalty
     app.include_router(read_router)  # /api/* (read keys), /docs (Swagger UI, no CDN)
     app.include_router(segments_router)  # /api/segments* (reads: read keys; POST: admin)
     app.include_router(runs_router)  # /api/runs (start: admin keys; follow: read keys)

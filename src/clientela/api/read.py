@@ -617,7 +617,7 @@ def metric_catalogue() -> MetricCatalogue:
     """Every metric (``clientela metrics list``): formula, output columns with their units,
     keys and options with their defaults."""
     from clientela import metrics
-    from clientela.metrics.base import DIMENSIONS
+    from clientela.metrics.base import DIMENSIONS, LOYALTY_TIER
 
     items = [
         MetricInfo(
@@ -634,7 +634,7 @@ def metric_catalogue() -> MetricCatalogue:
         for m in sorted(metrics.REGISTRY.values(), key=lambda m: (m.family, m.name))
     ]
     return MetricCatalogue(
-        metrics=items, dimensions=[*DIMENSIONS, "trait:NAME"], periods=list(PERIODS)
+        metrics=items, dimensions=[*DIMENSIONS, LOYALTY_TIER, "trait:NAME"], periods=list(PERIODS)
     )
 
 
@@ -686,8 +686,8 @@ def metric_values(
         list[Text] | None,
         Query(
             max_length=10,
-            description="Break down by stage, grade, class, fit, engagement, account, model "
-            "or trait:NAME (repeated or comma-separated).",
+            description="Break down by stage, grade, class, fit, engagement, account, model, "
+            "tier or trait:NAME (repeated or comma-separated).",
         ),
     ] = None,
     where: Annotated[

@@ -13,6 +13,7 @@ by ``clientela --help``:
 - ``predict``: predict
 - ``actions``: actions list|show; ``policy``: policy dnc add|remove|list
 - ``segments``: segments list|show|create|export, playbook show
+- ``loyalty``: loyalty show|summary
 - ``metrics``: metrics
 - ``report``: report
 - ``keys``: keys create|list|revoke
@@ -35,6 +36,7 @@ from clientela.cli import predict  # noqa: F401  the model report
 from clientela.cli import actions  # noqa: F401  actions list|show
 from clientela.cli import policy  # noqa: F401  policy dnc add|remove|list
 from clientela.cli import segments  # noqa: F401  segments list|show|create|export, playbook
+from clientela.cli import loyalty  # noqa: F401  loyalty show|summary
 from clientela.cli import check  # noqa: F401  the tracking plan check
 from clientela.cli import metrics  # noqa: F401
 from clientela.cli import report  # noqa: F401

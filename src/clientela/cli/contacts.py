@@ -48,9 +48,11 @@ def contacts_show(
     events: Annotated[int, typer.Option(help="How many recent events to show.")] = 15,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """A contact: identities, traits, account, predictions and event timeline."""
+    """A contact: identities, traits, account, predictions, loyalty and event timeline."""
     from ibis import _
 
+    from clientela.activation.loyalty.published import contact as contact_loyalty
+    from clientela.cli.loyalty import loyalty_lines
     from clientela.cli.predict import contact_predictions, print_contact_predictions
 
     with _engine(workspace) as eng:
@@ -103,6 +105,7 @@ def contacts_show(
             eng.published("stage_history").filter(_.contact_id == cid).order_by("entered_at")
         ).to_pylist()
         predicted, suggested = contact_predictions(eng, cid)
+        points = contact_loyalty(eng, cid)
 
     console.print(
         styled(
@@ -116,6 +119,7 @@ def contacts_show(
         f"events {total:,}  identified {profile.get('identified')}  in CRM {profile.get('in_crm')}"
     )
     print_contact_predictions(predicted, suggested)
+    loyalty_lines(points)
     idt = Table(title="identities")
     for col in ("kind", "value", "first seen", "last seen"):
         idt.add_column(col)

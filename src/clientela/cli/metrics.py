@@ -55,7 +55,7 @@ def metrics_command(
         str | None,
         typer.Option(
             help="Break down by: stage, grade, class, fit, engagement, account, "
-            "model or trait:NAME (comma-separated)."
+            "model, tier or trait:NAME (comma-separated)."
         ),
     ] = None,
     where: Annotated[

@@ -40,6 +40,7 @@ from clientela.metrics import (  # noqa: F401
     feedback,
     funnels,
     growth,
+    loyalty,
     retention,
     subscriptions,
 )

@@ -15,7 +15,8 @@ of the ``n`` sorted values, computed with window functions on either engine.
 
 A cell is one (period, breakdown values, keys). Breakdowns (``--by``) and filters
 (``--where``) join the facts with the contact's dimensions: stage, grade, class, fit letter,
-engagement digit, account or any trait (``trait:country``), all as of the published run.
+engagement digit, account, loyalty tier or any trait (``trait:country``), all as of the
+published run.
 :func:`who` returns the facts behind one cell: the contacts who make up the number.
 """
 
@@ -49,6 +50,8 @@ DIMENSIONS: dict[str, str] = {
     "account": "account_id",
     "model": "model",
 }
+LOYALTY_TIER = "tier"
+"""The loyalty tier (from the published ``loyalty`` table; non-members are ``(none)``)."""
 NONE = "(none)"
 FIT_LETTERS = "ABCD"
 ENGAGEMENT_DIGITS = "1234"
@@ -225,6 +228,8 @@ def dimension_values(settings: Settings, name: str) -> tuple[str, ...] | None:
         return ("buyer", *NON_BUYER_CLASSES)
     if name == "model":
         return tuple(settings.models)
+    if name == LOYALTY_TIER:
+        return tuple(settings.loyalty.tiers)
     return None
 
 
@@ -347,24 +352,26 @@ class Context:
         columns: dict[str, ir.Value] = {}
         traits: list[str] = []
         for name in names:
-            if name.startswith("trait:"):
+            if name.startswith("trait:") or name == LOYALTY_TIER:
                 traits.append(name)
             elif name in DIMENSIONS:
                 columns[name] = life[DIMENSIONS[name]].cast("string")
             else:
-                known = ", ".join([*DIMENSIONS, "trait:NAME"])
+                known = ", ".join([*DIMENSIONS, LOYALTY_TIER, "trait:NAME"])
                 raise ClientelaError(
                     f"cannot break down by {name!r}{did_you_mean(name, DIMENSIONS)}; "
                     f"use one of {known}"
                 )
         table = life.select("contact_id", **columns)
         for name in traits:
-            trait = name.split(":", 1)[1]
-            values = (
-                self.published("contact_traits")
-                .filter(_.trait == trait)
-                .select("contact_id", _value=_.value)
-            )
+            if name == LOYALTY_TIER:
+                values = self.published("loyalty").select("contact_id", _value=_.tier)
+            else:
+                values = (
+                    self.published("contact_traits")
+                    .filter(_.trait == name.split(":", 1)[1])
+                    .select("contact_id", _value=_.value)
+                )
             joined = table.left_join(values, "contact_id")
             table = joined.select(*table.columns, **{name: joined._value})
         return table
@@ -583,7 +590,7 @@ def who(
     if offset < 0:
         raise ClientelaError(f"option 'offset' must be 0 or more (not {offset})")
     ctx = Context(engine, settings, query, metric, limits)
-    extra = [c for c in cell if c in DIMENSIONS or c.startswith("trait:")]
+    extra = [c for c in cell if c in DIMENSIONS or c == LOYALTY_TIER or c.startswith("trait:")]
     wider = Query(
         query.start,
         query.end,

@@ -52,18 +52,11 @@ def order_events(engine: Engine, settings: Settings, events: ir.Table | None = N
     )
 
 
-def orders(
-    engine: Engine, settings: Settings, identities: ir.Table, events: ir.Table | None = None
-) -> ir.Table:
-    """One row per landed order of a contact: ``contact_id``, ``message_id``, ``timestamp``
-    and ``value`` (float64, NULL when the order carries none).
-
-    ``events`` are the landed events (default: ``engine.landed("events")``, as of the
-    engine's as-of time); ``identities`` the resolved identity graph's ``identities``.
-    """
-    predict = settings.predict
-    order_rows = order_events(engine, settings, events)
-    paths = {_value_column(key): key for key in predict.value_properties}
+def order_values(engine: Engine, settings: Settings, order_rows: ir.Table) -> ir.Table:
+    """``order_rows`` (with ``message_id`` and the ``properties`` JSON) plus ``value``: the
+    first of ``[predict] value_properties`` present, else the sum of the order lines
+    (float64, NULL when the order carries none). Also used by the loyalty earn rules."""
+    paths = {_value_column(key): key for key in settings.predict.value_properties}
     with_values = engine.json_fields(order_rows, {"properties": paths})
     lines = engine.json_array_items(
         order_rows, "properties", "products", ["price", "quantity"], ["message_id"]
@@ -76,9 +69,21 @@ def orders(
         .aggregate(lines_value=_.amount.sum())
     )
     stated = [with_values[column].try_cast("float64") for column in paths]
-    valued = with_values.left_join(from_lines, "message_id").mutate(
-        value=ibis.coalesce(*stated, _.lines_value) if stated else _.lines_value
-    )
+    joined = with_values.left_join(from_lines, "message_id")
+    value = ibis.coalesce(*stated, joined.lines_value) if stated else joined.lines_value
+    return joined.select(*order_rows.columns, value=value)
+
+
+def orders(
+    engine: Engine, settings: Settings, identities: ir.Table, events: ir.Table | None = None
+) -> ir.Table:
+    """One row per landed order of a contact: ``contact_id``, ``message_id``, ``timestamp``
+    and ``value`` (float64, NULL when the order carries none).
+
+    ``events`` are the landed events (default: ``engine.landed("events")``, as of the
+    engine's as-of time); ``identities`` the resolved identity graph's ``identities``.
+    """
+    valued = order_values(engine, settings, order_events(engine, settings, events))
     junk = settings.identity.all_junk_ids()
     placed = contact_of_events(
         valued.select("message_id", "user_id", "anonymous_id", "timestamp", "value"),
