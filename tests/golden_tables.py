@@ -86,10 +86,10 @@ def build_demo_workspace(root: Path, contacts: int = CONTACTS, seed: int = SEED)
 
 
 def demo_as_of() -> datetime:
-    """The as-of time of ``clientela demo``: the fixed end of the demo world."""
+    """The as-of time of ``clientela demo``: the morning after the demo world ends."""
     from clientela.datasets.demo import DemoSpec
 
-    return DemoSpec().end
+    return DemoSpec().as_of
 
 
 def run_and_fingerprint(ws: Any, as_of: datetime, kind: str = "duckdb") -> dict[str, Any]:

@@ -92,7 +92,8 @@ def build(
         moment,
     )
     consent = policy.consent(engine, settings, inputs.contact_events, inputs.contact_traits, moment)
-    sent = ibis.memtable(sent_messages(workspace))
+    # A native table, not an Arrow scan: DuckDB cannot push a join's bloom filter into one.
+    sent = engine.cache(ibis.memtable(sent_messages(workspace)))
     decided = policy.apply(
         engine,
         settings,

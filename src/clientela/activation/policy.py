@@ -59,15 +59,19 @@ def _truth(value: ir.Value) -> ir.BooleanValue:
     )
 
 
-def _trait_records(options: PolicySettings, contact_traits: ir.Table) -> ir.Table | None:
+def _trait_records(
+    engine: Engine, options: PolicySettings, contact_traits: ir.Table
+) -> ir.Table | None:
     if not options.consent_traits:
         return None
-    meaning = ibis.memtable(
-        {
-            "c_trait": list(options.consent_traits),
-            "c_channel": [t.channel.strip().lower() for t in options.consent_traits.values()],
-            "c_when_true": [t.when_true for t in options.consent_traits.values()],
-        }
+    meaning = engine.cache(
+        ibis.memtable(
+            {
+                "c_trait": list(options.consent_traits),
+                "c_channel": [t.channel.strip().lower() for t in options.consent_traits.values()],
+                "c_when_true": [t.when_true for t in options.consent_traits.values()],
+            }
+        )
     )
     rows = contact_traits.filter(
         contact_traits.trait.isin(list(options.consent_traits)) & _.contact_id.notnull()
@@ -130,7 +134,7 @@ def consent(
     found = [
         t
         for t in (
-            _trait_records(options, contact_traits),
+            _trait_records(engine, options, contact_traits),
             _event_records(options, contact_events),
         )
         if t is not None
@@ -389,7 +393,8 @@ def apply(
         .column("z")
         .to_pylist()
     )
-    clock = local_clock(options, names, fallback, moment)
+    # A native table, not an Arrow scan: DuckDB cannot push a join's bloom filter into one.
+    clock = engine.cache(local_clock(options, names, fallback, moment))
     base = base.left_join(clock, base.q_key == clock.q_zone)
 
     # Frequency caps.

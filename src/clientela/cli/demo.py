@@ -98,8 +98,8 @@ def demo(
     console.rule("3. import CRM")
     _print_import(import_file(ws, "contacts", data / "crm" / "contacts.csv"), "contacts")
     _print_import(import_file(ws, "accounts", data / "crm" / "accounts.csv"), "accounts")
-    # The demo world ends on a fixed date: score as of then, not today.
-    as_of = DemoSpec().end
+    # The demo world ends on a fixed date: score as of the morning after, not today.
+    as_of = DemoSpec().as_of
     console.rule(f"4. score as of {_when(as_of)}")
     eng = connect(ws)
     try:
@@ -145,6 +145,7 @@ def demo(
         out=root / "report.html", start=None, end=None, period=None, engine=None, workspace=root
     )
     _print_predictions(root, directory)
+    _print_activation(root, directory)
     console.print(
         f"\nnext: open {directory}/report.html   |   clientela metrics list -w {directory}   |   "
         f"clientela contacts show ID -w {directory}   |   "
@@ -176,3 +177,32 @@ def _print_predictions(root: Path, directory: Path) -> None:
         f"10. highest churn risks: clientela contacts list --sort churn_risk -w {directory}"
     )
     print_churn_risks(risks, f"{len(risks)} highest churn risks", why)
+
+
+def _print_activation(root: Path, directory: Path) -> None:
+    """The day's actions (planned by action, suppressed by reason), the segments, the loyalty
+    programme, and the delivery of the planned actions to the demo's file destination."""
+    from clientela.activation import actions
+    from clientela.activation.loyalty.published import summary as loyalty_summary
+    from clientela.cli.actions import print_summary
+    from clientela.cli.deliver import print_delivery, run_delivery
+    from clientela.cli.loyalty import print_summary as print_loyalty
+    from clientela.cli.segments import list_segments
+    from clientela.engine import connect
+    from clientela.workspace import open_workspace
+
+    ws = open_workspace(root)
+    eng = connect(ws)
+    try:
+        found = actions.summary(eng)
+        programme = loyalty_summary(eng, list(ws.settings.loyalty.tiers))
+    finally:
+        eng.close()
+    console.rule(f"11. actions of the day: clientela actions list -w {directory}")
+    print_summary(found)
+    console.rule(f"12. segments: clientela segments list -w {directory}")
+    list_segments(fmt="table", workspace=root)
+    console.rule(f"13. loyalty club: clientela loyalty summary -w {directory}")
+    print_loyalty(programme)
+    console.rule(f"14. delivery: clientela deliver -w {directory}")
+    print_delivery(run_delivery(ws))

@@ -144,6 +144,12 @@ class DemoSpec:
     bad_records: bool = True
     """Sprinkle about one deliberately broken line per 5,000."""
 
+    @property
+    def as_of(self) -> datetime:
+        """When ``clientela demo`` runs the job: the morning after the world ends (09:00 UTC),
+        when the day's actions may go out (the policy holds marketing in quiet hours)."""
+        return self.end + timedelta(hours=9)
+
     def __post_init__(self) -> None:
         if self.contacts < 1:
             raise ValueError(f"DemoSpec.contacts must be at least 1, got {self.contacts}")
@@ -2694,4 +2700,39 @@ def write_demo_settings(path: Path) -> None:
     start = text.index("academic_domains = [")
     end = text.index("\n", start)
     text = text[:start] + f"academic_domains = {toml_list(academic)}" + text[end:]
-    path.write_text(text, encoding="utf-8")
+    path.write_text(text.rstrip("\n") + "\n" + DEMO_ACTIVATION, encoding="utf-8")
+
+
+DEMO_ACTIVATION = """
+# Segments (docs/segments.md): evaluated with every run, members and membership history.
+[segments.repeat_buyers]
+description = "Ordered at least twice in the last 90 days"
+all = [{ did = "Order Completed", at_least = 2, within_days = 90 }]
+
+[segments.pricing_not_bought]
+description = "Visited /pricing in the last 7 days and did not buy"
+all = [
+  { did = "page", path = "/pricing", within_days = 7 },
+  { did_not = "Order Completed", within_days = 7 },
+]
+
+[segments.sales_ready]
+description = "Prospects the sales team should call"
+all = [{ field = "sales_ready", equals = true }]
+
+[segments.at_risk]
+description = "Customers likely to churn, or gone quiet"
+any = [{ field = "churn_risk", gte = 0.5 }, { field = "stage", equals = "dormant" }]
+
+[segments.loyal_gold]
+description = "Gold members of the loyalty club"
+all = [{ field = "loyalty_tier", equals = "Gold" }]
+
+# Destinations (docs/destinations.md): the day's planned actions and segment changes, as
+# CSV files under deliveries/exports/ (clientela deliver).
+[destinations.exports]
+kind = "file"
+format = "csv"
+"""
+"""What ``clientela demo`` adds to the demo workspace's ``clientela.toml``: a few segments
+and a file destination."""
