@@ -102,6 +102,9 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     # It ends with the predictions: the top customers by CLV, and churn risks or why none.
     assert "9. top customers by CLV" in result.output
     assert "highest churn risks" in result.output and "no churn model yet" in result.output
+    # Then activation: the day's actions, segments, the loyalty club and the delivery.
+    for step in ("11. actions of the day", "12. segments", "13. loyalty club", "14. delivery"):
+        assert step in result.output
     ws = str(tmp_path / "demo")
 
     # score replays a date and summarises; explain adds up; list filters and exports.

@@ -1,5 +1,5 @@
-"""The main job end to end: as-of replay, the ledger adding up, and the demo world's
-non-buyers and buyers found where they should be."""
+"""The main job end to end: as-of replay, the ledger adding up, the demo world's
+non-buyers and buyers found where they should be, and its actions within the policy."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def _demo_workspace(root: Path, contacts: int) -> Workspace:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, dict[str, Any]]:
     ws = _demo_workspace(tmp_path_factory.mktemp("demo") / "ws", 400)
-    return ws, run_job(ws, as_of=DemoSpec().end)
+    return ws, run_job(ws, as_of=DemoSpec().as_of)
 
 
 def _truncated_copy(ws: Workspace, root: Path, cut: datetime) -> Workspace:
@@ -130,3 +130,35 @@ def test_demo_buyers_rank_above_the_rest(demo: tuple[Workspace, dict[str, Any]])
     assert bought and other
     wins = sum((b < o) + 0.5 * (b == o) for b in bought for o in other)
     assert wins / (len(bought) * len(other)) > 0.8
+
+
+def test_demo_no_marketing_goes_to_a_non_buyer_or_an_unsubscribed_contact(
+    demo: tuple[Workspace, dict[str, Any]],
+) -> None:
+    """On the whole demo world, no planned marketing or sales action is for a non-buyer or
+    for someone whose latest Unsubscribed / Resubscribed event is an unsubscribe (read from
+    the activity table, not from the policy's own consent table, which must agree)."""
+    _, tables = demo
+    classes = {r["contact_id"]: r["audience_class"] for r in tables["audience"]}
+    latest: dict[str, tuple[Any, str]] = {}
+    for r in tables["activity"]:
+        if r["event"] in ("Unsubscribed", "Resubscribed"):
+            seen = latest.get(r["contact_id"])
+            if seen is None or r["timestamp"] >= seen[0]:
+                latest[r["contact_id"]] = (r["timestamp"], r["event"])
+    unsubscribed = {c for c, (_, event) in latest.items() if event == "Unsubscribed"}
+    assert unsubscribed
+    selling = [a for a in tables["actions"] if a["purpose"] in ("marketing", "sales")]
+    planned = [a for a in selling if a["status"] == "planned"]
+    assert planned
+    for action in planned:
+        assert classes[action["contact_id"]] == "buyer", action
+        if action["channel"] == "email":
+            assert action["contact_id"] not in unsubscribed, action
+    # The policy's consent table says the same about every one of them.
+    refused = {
+        r["contact_id"] for r in tables["consent"] if r["channel"] == "email" and not r["granted"]
+    }
+    assert refused == unsubscribed
+    stopped = [a for a in tables["actions"] if a["status"] == "suppressed"]
+    assert stopped and all(a["suppressed_reason"] for a in stopped)
