@@ -27,7 +27,7 @@ test: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadgroup
 
 # Rewrite tests/golden/demo_tables.json, the snapshot of the demo world's published tables
 # that tests/test_golden_tables.py compares with: only when a change of results is intended.

@@ -21,6 +21,20 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 pytest_plugins = ["worlds"]
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``): every Spark test
+    goes to one worker, so a run starts one Spark session; every other test runs on the
+    worker that has the rest of its file, so module-scoped worlds are built once."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        spark = item.get_closest_marker("spark") or "spark_session" in getattr(
+            item, "fixturenames", ()
+        )
+        group = "spark" if spark else item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 def make_workspace(root: Path, toml: str = "") -> Workspace:
     """A fresh workspace in ``root``; ``toml`` is appended to the default settings."""
     ws = init_workspace(root)

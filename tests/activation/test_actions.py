@@ -156,6 +156,15 @@ def test_actions_show_gives_the_action_and_the_consent_source(ws: Workspace) -> 
     assert "event Unsubscribed" in cli(ws, "actions", "show", "bob")
 
 
+def test_contacts_show_has_the_next_action_and_why_it_waits(ws: Workspace) -> None:
+    """contacts show says which action the latest run picked and the policy's verdict."""
+    doc = json.loads(cli(ws, "actions", "show", "bob", "--format", "json"))
+    shown = cli(ws, "contacts", "show", "bob")
+    action = doc["actions"][0]
+    assert f"next action: {action['action']} by {action['channel']}" in shown
+    assert f"suppressed: {action['suppressed_reason']}" in " ".join(shown.split())
+
+
 def test_policy_dnc_add_list_remove(tmp_path: Path) -> None:
     """An email is stored lower-cased once; list shows both lists; remove of an absent entry
     fails clearly."""

@@ -51,6 +51,7 @@ def contacts_show(
     """A contact: identities, traits, account, predictions, loyalty and event timeline."""
     from ibis import _
 
+    from clientela.activation import actions as published_actions
     from clientela.activation.loyalty.published import contact as contact_loyalty
     from clientela.cli.loyalty import loyalty_lines
     from clientela.cli.predict import contact_predictions, print_contact_predictions
@@ -106,6 +107,8 @@ def contacts_show(
         ).to_pylist()
         predicted, suggested = contact_predictions(eng, cid)
         points = contact_loyalty(eng, cid)
+        acts = published_actions.select(published_actions.table(eng, "actions"), contact_id=cid)
+        next_action = _first(eng, published_actions.ordered(acts))
 
     console.print(
         styled(
@@ -120,6 +123,21 @@ def contacts_show(
     )
     print_contact_predictions(predicted, suggested)
     loyalty_lines(points)
+    if next_action:
+        # The playbook's pick of the latest run, and whether the policy lets it leave.
+        verdict = next_action["status"]
+        if next_action.get("suppressed_reason"):
+            verdict += f": {next_action['suppressed_reason']}"
+        console.print(
+            styled(
+                "next action: [bold]{}[/] by {} ({}, {}) — {}",
+                next_action["action"],
+                next_action["channel"],
+                next_action["purpose"],
+                verdict,
+                next_action["reason"],
+            )
+        )
     idt = Table(title="identities")
     for col in ("kind", "value", "first seen", "last seen"):
         idt.add_column(col)
