@@ -281,3 +281,11 @@ def test_styled_fills_fields_with_text_and_keeps_the_template_style() -> None:
     line = styled("[bold]{}[/] and {:,} {!r}", "[/bold]a\\\\", 12345, ":smile:")
     assert line.plain == "[/bold]a\\\\ and 12,345 ':smile:'"
     assert [(s.start, s.end, str(s.style)) for s in line.spans] == [(0, 10, "bold")]
+
+
+def test_numbers_never_print_minus_zero() -> None:
+    """A negated zero or a tiny negative that rounds to nothing prints without a sign."""
+    from clientela.cli.output import _num
+
+    assert [_num(-0.0, 0), _num(-0.3, 0), _num(-0.04, 1)] == ["0", "0", "0.0"]
+    assert [_num(-1.5, 0), _num(-1000, 0), _num(-0.06, 1)] == ["-2", "-1,000", "-0.1"]

@@ -73,7 +73,11 @@ def _when(value: Any) -> str:
 
 
 def _num(value: Any, digits: int = 1) -> str:
-    return "" if value is None else f"{value:,.{digits}f}"
+    if value is None:
+        return ""
+    text = f"{value:,.{digits}f}"
+    # Nothing rounds to "-0": a negated zero (or a tiny negative) prints as 0.
+    return text[1:] if text.startswith("-") and not text.strip("-0.,") else text
 
 
 # A text cell starting with one of these is a formula to a spreadsheet (OWASP, CSV injection).
