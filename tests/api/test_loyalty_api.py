@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -13,8 +12,11 @@ from fastapi.testclient import TestClient
 
 from clientela.activation.loyalty import published as loyalty_published
 from clientela.api import create_app
+from clientela.engine import connect
+from clientela.engine.core import CURRENT
 from clientela.keys import create_key
 from clientela.workspace import Workspace
+from conftest import make_workspace
 from loyalty_world import published
 
 pytestmark = pytest.mark.slow  # the shared world runs the main job twice (~40 s)
@@ -66,9 +68,12 @@ def test_unknown_contact_is_404_not_500(client: TestClient) -> None:
 
 def test_a_version_published_before_the_loyalty_tables_reads_empty(tmp_path: Path) -> None:
     """No loyalty parquet in the published version: an empty table of the shape, no error."""
-    (tmp_path / "v1").mkdir()
-    engine = SimpleNamespace(
-        current_version=lambda: "v1", workspace=SimpleNamespace(results_dir=tmp_path)
-    )
-    table = loyalty_published.table(engine, "loyalty_ledger")
-    assert table.to_pyarrow().num_rows == 0 and "expires_at" in table.columns
+    ws = make_workspace(tmp_path / "ws")
+    (ws.results_dir / "v1").mkdir(parents=True)
+    (ws.results_dir / CURRENT).write_text("v1\n", encoding="utf-8")
+    engine = connect(ws)
+    try:
+        table = loyalty_published.table(engine, "loyalty_ledger")
+        assert engine.to_arrow(table).num_rows == 0 and "expires_at" in table.columns
+    finally:
+        engine.close()

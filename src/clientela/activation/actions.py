@@ -19,7 +19,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from clientela.activation.tables import ACTIONS_SCHEMA, CONSENT_SCHEMA
-from clientela.errors import ClientelaError, ConfigError
+from clientela.errors import ConfigError
 
 SCHEMAS: dict[str, pa.Schema] = {"actions": ACTIONS_SCHEMA, "consent": CONSENT_SCHEMA}
 STATUSES = ("planned", "suppressed")
@@ -31,14 +31,8 @@ colon of ``suppressed_reason``)."""
 def table(engine: Any, name: str) -> ir.Table:
     """The published ``actions`` or ``consent``; empty (of its shape) when the published
     version was written before activation existed."""
-    version = engine.current_version()
-    if version is None:
-        raise ClientelaError("nothing is published yet in this workspace; run: clientela run")
-    path = engine.workspace.results_dir / version / f"{name}.parquet"
-    if not path.exists():
-        return ibis.memtable(SCHEMAS[name].empty_table())
-    published: ir.Table = engine.published(name)
-    return published
+    found: ir.Table = engine.published_or_empty(name, SCHEMAS[name])
+    return found
 
 
 def select(

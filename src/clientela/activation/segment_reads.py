@@ -32,13 +32,10 @@ SCHEMAS: dict[str, pa.Schema] = {
 def table(engine: Any, name: str) -> ir.Table:
     """The published segment table ``name`` (empty of its shape when the published version
     has none, or nothing is published yet)."""
-    version = engine.current_version()
-    if version is not None:
-        path = engine.workspace.results_dir / version / f"{name}.parquet"
-        if path.exists():
-            published: ir.Table = engine.published(name)
-            return published
-    return ibis.memtable(SCHEMAS[name].empty_table())
+    if engine.current_version() is None:
+        return ibis.memtable(SCHEMAS[name].empty_table())
+    found: ir.Table = engine.published_or_empty(name, SCHEMAS[name])
+    return found
 
 
 def listing(engine: Any) -> list[dict[str, Any]]:

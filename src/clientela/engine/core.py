@@ -375,6 +375,17 @@ class Engine:
             self._tables[key] = self.backend.read_parquet(str(path), table_name=key)
         return self._tables[key]
 
+    def published_or_empty(self, name: str, shape: pa.Schema) -> ir.Table:
+        """A table of the current published version, or an empty table of ``shape`` when that
+        version was written before the table existed (so reads never fail on an older
+        version). Like :meth:`published`, it says what to do when nothing is published."""
+        version = self.current_version()
+        if version is None:
+            raise ClientelaError("nothing is published yet in this workspace; run: clientela run")
+        if not (self.workspace.results_dir / version / f"{name}.parquet").exists():
+            return ibis.memtable(shape.empty_table())
+        return self.published(name)
+
     def cache(self, expr: ir.Table) -> ir.Table:
         """Compute a table once and keep it for the rest of this run, under a fresh name.
 

@@ -27,7 +27,6 @@ from clientela.predict.tables import (
     BACKTESTS_SCHEMA,
     PROPENSITY_SCHEMA,
     RECOMMENDATIONS_SCHEMA,
-    empty,
 )
 
 PREDICTIONS_FULL_SCHEMA = pa.schema(
@@ -99,14 +98,8 @@ COMPARED = frozenset(
 def table(engine: Any, name: str) -> ir.Table:
     """The published prediction table ``name``; an empty table of its shape when the
     published version was written before the table existed (reads never fail on it)."""
-    version = engine.current_version()
-    if version is None:
-        raise ClientelaError("nothing is published yet in this workspace; run: clientela run")
-    path = engine.workspace.results_dir / version / f"{name}.parquet"
-    if not path.exists():
-        return empty(SCHEMAS[name])
-    published: ir.Table = engine.published(name)
-    return published
+    found: ir.Table = engine.published_or_empty(name, SCHEMAS[name])
+    return found
 
 
 def check_bounds(**bounds: float | None) -> None:

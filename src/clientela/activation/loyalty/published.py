@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import ibis
 import ibis.expr.types as ir
 from ibis import _
 
 from clientela.activation.tables import LOYALTY_LEDGER_SCHEMA, LOYALTY_SCHEMA, REFERRALS_SCHEMA
-from clientela.errors import ClientelaError
 
 SCHEMAS = {
     "loyalty_ledger": LOYALTY_LEDGER_SCHEMA,
@@ -26,14 +24,8 @@ SCHEMAS = {
 def table(engine: Any, name: str) -> ir.Table:
     """The published loyalty table ``name``; empty (of its shape) when the published
     version was written before it existed."""
-    version = engine.current_version()
-    if version is None:
-        raise ClientelaError("nothing is published yet in this workspace; run: clientela run")
-    path = engine.workspace.results_dir / version / f"{name}.parquet"
-    if not path.exists():
-        return ibis.memtable(SCHEMAS[name].empty_table())
-    published: ir.Table = engine.published(name)
-    return published
+    found: ir.Table = engine.published_or_empty(name, SCHEMAS[name])
+    return found
 
 
 def _rows(engine: Any, expr: ir.Table) -> list[dict[str, Any]]:
