@@ -1290,6 +1290,12 @@ class _Report:
         tables = panels.read(self.engine, predict.horizon_months, predict.time_unit)
         return panels.section(self, tables)
 
+    def activation_section(self) -> str:
+        """The Activation section, drawn by :mod:`clientela.panels.activation`."""
+        from clientela.panels import activation as panels
+
+        return panels.section(self, panels.read(self.engine, list(self.settings.loyalty.tiers)))
+
     def html(self) -> str:
         from plotly.offline import get_plotlyjs
 
@@ -1303,6 +1309,7 @@ class _Report:
             self.community_section(),
             self.care_section(),
             self.predictions_section(),
+            self.activation_section(),
         ]
         nav = "".join(
             f'<a href="#{key}">{esc(title)}</a>'
@@ -1316,6 +1323,7 @@ class _Report:
                 ("community", "Community"),
                 ("care", "Care"),
                 ("predictions", "Predictions"),
+                ("activation", "Activation"),
             )
         )
         figures = "".join(

@@ -3,7 +3,9 @@ that take published tables (pyarrow) and a :class:`Canvas`, and return HTML with
 figure specs registered on the canvas.
 
 * :mod:`~clientela.panels.predict`: the Predictions section (CLV, P(alive), churn risk,
-  calibration, back-tests).
+  calibration, back-tests);
+* :mod:`~clientela.panels.activation`: the Activation section (segment members over time,
+  the latest run's actions, loyalty tiers).
 """
 
 from __future__ import annotations
