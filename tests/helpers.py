@@ -76,3 +76,20 @@ def metric_rows(
         ]
     finally:
         engine.close()
+
+
+class RecordingCanvas:
+    """A :class:`clientela.panels.Canvas` for panel tests: keeps every chart a panel asks
+    for, as the report does, and draws figures as plain HTML."""
+
+    def __init__(self) -> None:
+        self.plots: list[dict[str, Any]] = []
+
+    def plot(
+        self, data: list[dict[str, Any]], layout: dict[str, Any], height: int, label: str
+    ) -> str:
+        self.plots.append({"data": data, "layout": layout, "label": label})
+        return f'<div class="plot" aria-label="{label}"></div>'
+
+    def figure(self, title: str, what: str, formula: str, body: str, wide: bool = False) -> str:
+        return f"<figure><h3>{title}</h3><p>{what}</p><p>{formula}</p>{body}</figure>"

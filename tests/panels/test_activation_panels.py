@@ -10,26 +10,11 @@ import pyarrow as pa
 
 from clientela.activation.tables import ACTIONS_SCHEMA, LOYALTY_SCHEMA, SEGMENT_HISTORY_SCHEMA
 from clientela.panels import activation as panels
+from helpers import RecordingCanvas as Canvas
 
 DAY1 = datetime(2026, 6, 1, 9, tzinfo=UTC)
 DAY2 = datetime(2026, 6, 2, 9, tzinfo=UTC)
 DAY3 = datetime(2026, 6, 3, 9, tzinfo=UTC)
-
-
-class Canvas:
-    """Keeps every chart a panel asks for, as the report does."""
-
-    def __init__(self) -> None:
-        self.plots: list[dict[str, Any]] = []
-
-    def plot(
-        self, data: list[dict[str, Any]], layout: dict[str, Any], height: int, label: str
-    ) -> str:
-        self.plots.append({"data": data, "layout": layout, "label": label})
-        return f'<div class="plot" aria-label="{label}"></div>'
-
-    def figure(self, title: str, what: str, formula: str, body: str, wide: bool = False) -> str:
-        return f"<figure><h3>{title}</h3><p>{what}</p><p>{formula}</p>{body}</figure>"
 
 
 def history(*rows: tuple[str, str, str, datetime]) -> pa.Table:
