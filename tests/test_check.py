@@ -21,6 +21,7 @@ from clientela.check import (
     TrackingPlan,
     check,
     event_lists,
+    reader_lists,
     similarity,
     toml_table,
     tracking_summary,
@@ -150,7 +151,7 @@ def test_demo_world_names_feed_what_the_settings_read(
     settings = demo_ws.settings
     read_by_name = {
         name
-        for lists in event_lists(settings).values()
+        for lists in [*event_lists(settings).values(), *reader_lists(settings).values()]
         for names in lists.values()
         for name in names
     } | {n for m in settings.models.values() for s in m.signals for n in s.event}
@@ -162,6 +163,9 @@ def test_demo_world_names_feed_what_the_settings_read(
     assert "signal b2b: demo request" in by_name["Form Submitted"].feeds
     assert ("ticket_id", by_name["Ticket Replied"].events) in by_name["Ticket Replied"].properties
     assert by_name["identify"].feeds == ["identity and traits (identify calls)"]
+    # What the contact policy and the loyalty programme read feeds them, not nothing.
+    assert "policy.opt_out_events" in by_name["Unsubscribed"].feeds
+    assert "loyalty.redemption_event" in by_name["Points Redeemed"].feeds
     assert demo_plan.playbook.startswith("no playbook exists yet")
 
 

@@ -43,6 +43,7 @@ from clientela.check.reads import (
     all_signals,
     event_lists,
     list_concepts,
+    reader_lists,
     signal_wants,
 )
 from clientela.check.results import Concept, EventName, Suggestion, TomlSection, TrackingPlan
@@ -62,6 +63,7 @@ __all__ = [
     "TrackingPlan",
     "check",
     "event_lists",
+    "reader_lists",
     "similarity",
     "toml_table",
     "tracking_summary",
@@ -139,7 +141,7 @@ def _feeds(
     """(type, name) → the concepts its events feed (a signal only when some of its events
     pass the signal's tests)."""
     signals = all_signals(settings)
-    lists = event_lists(settings)
+    lists = {**event_lists(settings), **reader_lists(settings)}
     out: dict[tuple[str, str], list[str]] = {}
     for r in rows:
         fed = []
@@ -167,7 +169,7 @@ def _used_names(settings: Settings) -> set[str]:
     for _model, signal in all_signals(settings):
         if signal.type == "track":
             used.update(signal.event)
-    for lists in event_lists(settings).values():
+    for lists in [*event_lists(settings).values(), *reader_lists(settings).values()]:
         for names in lists.values():
             used.update(names)
     return used

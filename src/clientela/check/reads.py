@@ -83,6 +83,27 @@ def event_lists(settings: Settings) -> dict[str, dict[str, list[str]]]:
     }
 
 
+def reader_lists(settings: Settings) -> dict[str, dict[str, list[str]]]:
+    """The event names lifetime value, the contact policy and the loyalty programme read, by
+    TOML table (read, never rewritten by ``check --write``): table → {key: names}."""
+    policy, loyalty = settings.policy, settings.loyalty
+    return {
+        "predict": {"order_events": list(settings.predict.order_events)},
+        "policy": {
+            "opt_out_events": list(policy.opt_out_events),
+            "opt_in_events": list(policy.opt_in_events),
+            "consent_events": list(policy.consent_events),
+            "sent_events": list(policy.sent_events),
+        },
+        "loyalty": {
+            "earn": [name for rule in loyalty.earn for name in rule.events],
+            "redemption_event": [loyalty.redemption_event],
+            "referral_event": [loyalty.referral_event],
+            "signup_event": [loyalty.signup_event],
+        },
+    }
+
+
 def table_content(settings: Settings, table: str) -> dict[str, Any]:
     """The whole of a table holding event lists, as it is now (to write it back changed)."""
     section = {
