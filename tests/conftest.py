@@ -11,6 +11,13 @@ from typing import Any
 
 import pytest
 
+# pytest-xdist's workers start with COLUMNS=80 in their environment, and Rich fixes its
+# console's width when the console is created: tests that pass COLUMNS to a command would
+# then get 80 columns on a worker and their own width in a plain run.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.pop("COLUMNS", None)
+    os.environ.pop("LINES", None)
+
 from clientela.workspace import Workspace, init_workspace, open_workspace
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -343,7 +343,8 @@ class EarnRule(_Section):
     """The rule's name, shown in the ledger (``rule``)."""
     kind: Literal["event", "value", "referral"] = "event"
     events: list[str] = Field(default_factory=list)
-    """Track events the rule counts (not for ``referral``)."""
+    """Track events the rule counts (not for ``referral``); a ``value`` rule without any
+    counts the ``[stages.events] purchase`` events (see :meth:`counted`)."""
     points: float = Field(gt=0)
     """Points per event (``event``, ``referral``) or per unit of value (``value``)."""
     where: dict[str, str] = Field(default_factory=dict)
@@ -373,14 +374,21 @@ class EarnRule(_Section):
                     f"rule {self.name!r}: a referral rule pays on conversions; it takes no "
                     "events, where or replies_only"
                 )
-        elif not self.events:
+        elif not self.events and self.kind == "event":
             raise ValueError(f"rule {self.name!r}: events = [...] (at least one track event)")
         return self
+
+    def counted(self, purchase: list[str]) -> list[str]:
+        """The events this rule pays for: its own, or for a ``value`` rule that names none,
+        the ``purchase`` events (``[stages.events] purchase``)."""
+        if self.kind == "value" and not self.events:
+            return list(purchase)
+        return list(self.events)
 
 
 def _default_earn() -> list[EarnRule]:
     return [
-        EarnRule(name="purchase", kind="value", events=["Order Completed"], points=1.0),
+        EarnRule(name="purchase", kind="value", points=1.0),  # the purchase events
         EarnRule(name="review", events=["Review Submitted"], points=50.0),
         EarnRule(name="referral", kind="referral", points=200.0),
         EarnRule(name="community answer", events=["Post Created"], replies_only=True, points=10.0),

@@ -96,7 +96,11 @@ def reader_lists(settings: Settings) -> dict[str, dict[str, list[str]]]:
             "sent_events": list(policy.sent_events),
         },
         "loyalty": {
-            "earn": [name for rule in loyalty.earn for name in rule.events],
+            "earn": [
+                name
+                for rule in loyalty.earn
+                for name in rule.counted(list(settings.stages.events.purchase))
+            ],
             "redemption_event": [loyalty.redemption_event],
             "referral_event": [loyalty.referral_event],
             "signup_event": [loyalty.signup_event],

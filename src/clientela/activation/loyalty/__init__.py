@@ -47,7 +47,7 @@ def _check(settings: Settings) -> None:
     for i, rule in enumerate(settings.loyalty.earn):
         if rule.kind != "value":
             continue
-        missing = [e for e in rule.events if e not in purchase]
+        missing = [e for e in rule.counted(purchase) if e not in purchase]
         if missing:
             raise ClientelaError(
                 f"loyalty.earn[{i}] ({rule.name!r}): a value rule counts orders, and "

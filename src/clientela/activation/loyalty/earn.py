@@ -44,17 +44,25 @@ def _holds(table: ir.Table, rule: EarnRule) -> ir.BooleanValue:
 
 def event_lots(engine: Engine, settings: Settings, events: ir.Table) -> ir.Table:
     """Lots of the event and value rules (every contact; members are picked later)."""
-    rules = [r for r in settings.loyalty.earn if r.kind != "referral"]
+    purchase = list(settings.stages.events.purchase)
+    rules = [
+        r.model_copy(update={"events": r.counted(purchase)})
+        for r in settings.loyalty.earn
+        if r.kind != "referral"
+    ]
     if not rules:
         return _no_lots()
-    pairs = ibis.memtable(
-        {
-            "rule": [r.name for r in rules for _e in r.events],
-            "rule_event": [e for r in rules for e in r.events],
-            "rule_points": [float(r.points) for r in rules for _e in r.events],
-            "by_value": [r.kind == "value" for r in rules for _e in r.events],
-            "rule_reason": [_reason(r) for r in rules for _e in r.events],
-        }
+    # A native table, not an Arrow scan: DuckDB cannot push a join's bloom filter into one.
+    pairs = engine.cache(
+        ibis.memtable(
+            {
+                "rule": [r.name for r in rules for _e in r.events],
+                "rule_event": [e for r in rules for e in r.events],
+                "rule_points": [float(r.points) for r in rules for _e in r.events],
+                "by_value": [r.kind == "value" for r in rules for _e in r.events],
+                "rule_reason": [_reason(r) for r in rules for _e in r.events],
+            }
+        )
     )
     matched = events.join(pairs, events.event == pairs.rule_event)
     keep = ibis.cases(*((matched.rule == r.name, _holds(matched, r)) for r in rules), else_=False)
