@@ -136,7 +136,9 @@ register(
 
 def _tiers(ctx: Context) -> ir.Table:
     members = ctx.included(ctx.published("loyalty"))
-    at_run = members.select("contact_id", "tier", "balance", secs=ibis.literal(ctx.as_of_secs))
+    at_run = members.select(
+        "contact_id", "tier", "balance", secs=ibis.literal(ctx.as_of_secs, type="int64")
+    )
     return ctx.in_range(at_run)
 
 
