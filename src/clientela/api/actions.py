@@ -240,6 +240,8 @@ def add_do_not_contact(
     "/do-not-contact/{entry:path}",
     tags=["policy"],
     summary="Take an entry off the workspace's do-not-contact list",
+    # A path the router cannot match (an encoded control character) answers 404.
+    responses={404: ERRORS[404]},
 )
 def remove_do_not_contact(request: Request, entry: str) -> DoNotContactChange:
     """Idempotent: an entry that was not on the list answers ``changed: false``. The

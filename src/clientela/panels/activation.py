@@ -8,6 +8,7 @@ an empty chart. :func:`read` loads the tables from an engine; :func:`section` as
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -143,7 +144,9 @@ def loyalty_tiers(canvas: Canvas, tables: Tables) -> str:
         members = Counter(r["tier"] for r in rows)
         points: defaultdict[str, float] = defaultdict(float)
         for r in rows:
-            points[r["tier"]] += r["balance"] or 0.0
+            # A balance that is not a finite number (hostile input) counts as none held.
+            balance = r["balance"]
+            points[r["tier"]] += balance if balance is not None and math.isfinite(balance) else 0.0
         order = [t for t in tables.tiers if t in members] + sorted(
             t for t in members if t not in tables.tiers
         )
