@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from clientela.activation.store import StoredItem
 from clientela.activation.tables import ACTIONS_SCHEMA, SEGMENT_HISTORY_SCHEMA
+from clientela.workspace import _fsync_dir, _fsync_file
 
 EXTENSIONS = {"csv": "csv", "parquet": "parquet", "jsonl": "jsonl"}
 _IDS = [pa.field("item_id", pa.string()), pa.field("version", pa.string())]
@@ -44,14 +45,6 @@ def _arrow(kind: str, rows: list[dict[str, Any]]) -> pa.Table:
             values = [None if v is None else datetime.fromisoformat(v) for v in values]
         columns[f.name] = values
     return pa.table(columns, schema=schema)
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def clean_partials(folder: Path) -> int:
@@ -87,9 +80,9 @@ def write_batch(folder: Path, fmt: str, kind: str, items: list[StoredItem]) -> P
             from clientela.cli.output import csv_safe
 
             pacsv.write_csv(csv_safe(_arrow(kind, rows)), tmp)
-        _fsync(tmp)
+        _fsync_file(tmp)
         os.replace(tmp, target)
-        _fsync(folder)
+        _fsync_dir(folder)
     finally:
         tmp.unlink(missing_ok=True)
     return target
